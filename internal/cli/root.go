@@ -96,6 +96,7 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 
 	root.AddCommand(
 		newVersionCommand(g),
+		newInitCommand(g),
 	)
 	return root
 }

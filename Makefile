@@ -1,0 +1,34 @@
+# The README's two commands are `make demo` and `make test`; .ci/run calls
+# `make test`. Everything a target needs is installed by the target itself.
+GO ?= go
+export CGO_ENABLED := 0
+BIN := bin/ferry
+
+.PHONY: build demo test unit lint e2e deps bench fuzz clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/ferry
+
+# ferry's main job on the bundled example app.
+demo: build
+	$(GO) build -trimpath -o examples/hello/hello ./examples/hello
+	cd examples/hello && ../../$(BIN) config
+
+# What the tests need that a fresh machine lacks.
+deps:
+	@command -v dotenvx >/dev/null || npm install -g @dotenvx/dotenvx
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+test: deps lint build unit
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf bin examples/hello/hello
