@@ -29,10 +29,13 @@ type checker struct {
 	root *Node
 	ps   *problems
 	file Pos // the base file, for problems about keys that are missing
+	// dests are the destination files next to the config, for hints when
+	// -d was probably forgotten.
+	dests []string
 }
 
-func runChecks(c *Config, ps *problems) {
-	k := &checker{c: c, root: c.Merged, ps: ps, file: Pos{File: c.File}}
+func runChecks(c *Config, ps *problems, dests []string) {
+	k := &checker{c: c, root: c.Merged, ps: ps, file: Pos{File: c.File}, dests: dests}
 	k.required()
 	k.registry(c.Registry, k.root.Get("registry"), "registry")
 	k.servers()
@@ -108,7 +111,11 @@ func (k *checker) servers() {
 	servers := k.root.Get("servers")
 	if servers.IsNull() {
 		if len(k.c.Accessories) == 0 {
-			k.ps.add(k.file, "servers", "is required: list the hosts to deploy to, e.g. servers: [192.168.0.10] (a file with only accessories may leave it out)")
+			msg := "is required: list the hosts to deploy to, e.g. servers: [192.168.0.10] (a file with only accessories may leave it out)"
+			if k.c.Destination == "" && len(k.dests) > 0 {
+				msg += fmt.Sprintf("; destination files exist (%s): did you mean to pass -d %s?", strings.Join(k.dests, ", "), k.dests[0])
+			}
+			k.ps.add(k.file, "servers", msg)
 		}
 		return
 	}

@@ -42,10 +42,12 @@ func int64Ptr(n *Node) *int64 {
 	return nil
 }
 
-func isTrue(n *Node) bool { return n != nil && n.Kind == KindScalar && n.Tag == "!!bool" && n.Scalar == "true" }
+func isTrue(n *Node) bool {
+	return n != nil && n.Kind == KindScalar && n.Tag == "!!bool" && strings.EqualFold(n.Scalar, "true")
+}
 
 func isFalse(n *Node) bool {
-	return n != nil && n.Kind == KindScalar && n.Tag == "!!bool" && n.Scalar == "false"
+	return n != nil && n.Kind == KindScalar && n.Tag == "!!bool" && strings.EqualFold(n.Scalar, "false")
 }
 
 func boolOr(n *Node, def bool) bool {
