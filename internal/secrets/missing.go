@@ -86,7 +86,7 @@ func (s *Store) missing(names []string) *MissingError {
 		e.Secrets = append(e.Secrets, &Missing{
 			Name:     n,
 			NeededBy: append([]string(nil), s.opts.NeededBy[n]...),
-			Files:    files,
+			Files:    append([]FileStatus(nil), files...),
 			Hints:    h.hints(n),
 		})
 	}
@@ -181,11 +181,13 @@ func (h *hinter) hints(name string) []string {
 	if _, ok := h.store.opts.Env.Lookup(name); ok && len(out) == 0 {
 		out = append(out, fmt.Sprintf("%s: %s=$%s  (%s is set in the environment)", h.where(), name, name, name))
 	}
-	if len(out) == 0 {
-		out = append(out, fmt.Sprintf("%s: %s=...  (a command such as $(cat path) or a password manager, never the value itself)", h.where(), name))
-	}
+	// A near miss is more likely a typo in deploy.yml than a secret
+	// nobody wrote down, so it comes before the generic advice.
 	if other, file := h.similar(name); other != "" {
 		out = append(out, fmt.Sprintf("%s defines %s: did you mean %s?", file, other, other))
+	}
+	if len(out) == 0 || len(out) == 1 && strings.HasSuffix(out[0], "?") {
+		out = append(out, fmt.Sprintf("%s: %s=...  (a command such as $(cat path) or a password manager, never the value itself)", h.where(), name))
 	}
 	return out
 }

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 
@@ -319,14 +318,4 @@ func commandError(err error) error {
 		ce.Err = ie.err
 	}
 	return ce
-}
-
-// names returns the keys of m, sorted.
-func names(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

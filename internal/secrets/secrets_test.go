@@ -493,9 +493,18 @@ func testBlogStaging(t *testing.T, env *environ.Env) {
 		}
 	}
 
+	// .env.staging has DOMAIN, so the hint is the line that reads it.
+	err := s.Check([]string{"DOMAIN"})
+	want := "secret DOMAIN is not defined\n" +
+		"  read: .kamal/secrets-common (absent), .kamal/secrets.staging\n" +
+		"  fix: add to .kamal/secrets.staging: DOMAIN=$(dotenvx get DOMAIN --quiet -f .env.staging)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+
 	// Without the destination, the plain file reads .env, which this
 	// project does not have: the command's stderr is the report.
-	_, err := New(Options{Dir: dir, Env: env}).All()
+	_, err = New(Options{Dir: dir, Env: env}).All()
 	var ce *CommandError
 	if !errors.As(err, &ce) || ce.File != ".kamal/secrets" || ce.Line != 8 || ce.Key != "KAMAL_REGISTRY_PASSWORD" || ce.ExitCode != 1 || !strings.Contains(ce.Stderr, ".env") {
 		t.Errorf("got %v", err)
