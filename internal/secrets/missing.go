@@ -165,31 +165,36 @@ func (h *hinter) where() string {
 
 func (h *hinter) hints(name string) []string {
 	var out []string
+	// A near miss is more likely a typo in deploy.yml than a secret nobody
+	// wrote down, so it comes first.
+	if other, file := h.similar(name); other != "" {
+		out = append(out, fmt.Sprintf("%s defines %s: did you mean %s?", file, other, other))
+	}
+	if line := h.valueLine(name); line != "" {
+		return append(out, fmt.Sprintf("%s: %s", h.where(), line))
+	}
+	return append(out, fmt.Sprintf("%s: %s=...  (a command such as $(cat path) or a password manager, never the value itself)", h.where(), name))
+}
+
+// valueLine is the exact secrets line that would read name from where the
+// project already has it: a .env file (through dotenvx, as the article's
+// files do) or the environment. "" when it has it nowhere.
+func (h *hinter) valueLine(name string) string {
 	for _, ef := range h.envFiles {
 		if !ef.keys[name] {
 			continue
 		}
 		line := fmt.Sprintf("%s=$(dotenvx get %s --quiet -f %s)", name, name, ef.path)
-		if h.usesDotenv {
-			out = append(out, fmt.Sprintf("%s: %s", h.where(), line))
-		} else {
+		if !h.usesDotenv {
 			// ferry, like Kamal, does not read .env by itself.
-			out = append(out, fmt.Sprintf("%s: %s  (%s has %s; ferry does not read %s itself, and dotenvx comes from `npm install -g @dotenvx/dotenvx`)", h.where(), line, ef.path, name, ef.path))
+			line += fmt.Sprintf("  (%s has %s but is not read by ferry; dotenvx comes from `npm install -g @dotenvx/dotenvx`)", ef.path, name)
 		}
-		break
+		return line
 	}
-	if _, ok := h.store.opts.Env.Lookup(name); ok && len(out) == 0 {
-		out = append(out, fmt.Sprintf("%s: %s=$%s  (%s is set in the environment)", h.where(), name, name, name))
+	if _, ok := h.store.opts.Env.Lookup(name); ok {
+		return fmt.Sprintf("%s=$%s  (%s is set in the environment)", name, name, name)
 	}
-	// A near miss is more likely a typo in deploy.yml than a secret
-	// nobody wrote down, so it comes before the generic advice.
-	if other, file := h.similar(name); other != "" {
-		out = append(out, fmt.Sprintf("%s defines %s: did you mean %s?", file, other, other))
-	}
-	if len(out) == 0 || len(out) == 1 && strings.HasSuffix(out[0], "?") {
-		out = append(out, fmt.Sprintf("%s: %s=...  (a command such as $(cat path) or a password manager, never the value itself)", h.where(), name))
-	}
-	return out
+	return ""
 }
 
 // similar finds a defined key that is probably what was meant.
