@@ -264,16 +264,18 @@ func describe(t token) string {
 func (p *parser) unexpected(t token, context string) *Error {
 	switch t.kind {
 	case tIdent:
-		if !isKeyword(t.text) {
+		switch {
+		case isBlockKeyword(t.text):
+			// Valid Ruby only elsewhere: a misplaced if/else/end.
+		case isKeyword(t.text):
+			return p.unsupported(t, "keyword "+t.text)
+		default:
 			return p.unsupported(t, p.chain(t))
 		}
 	case tPunct:
 		switch t.text {
 		case "(", ")", "[", "]", "{", "}", ",", ".":
 		default:
-			if t.text == ":" && p.pos > 0 && p.toks[p.pos-1].kind == tIdent {
-				return p.unsupported(t, "keyword argument "+p.toks[p.pos-1].text+":")
-			}
 			return p.unsupported(t, "operator "+t.text)
 		}
 	case tRegex:
@@ -300,11 +302,27 @@ func (p *parser) chain(t token) string {
 	return p.source(end, t.off)
 }
 
-func isKeyword(s string) bool {
+// isBlockKeyword reports the keywords of the if/unless statements ferry
+// supports; out of place they are syntax errors.
+func isBlockKeyword(s string) bool {
 	switch s {
-	case "if", "unless", "elsif", "else", "end", "then", "do", "while", "until",
-		"case", "when", "def", "class", "module", "begin", "rescue", "ensure",
-		"and", "or", "not", "return", "yield", "for", "in":
+	case "if", "unless", "elsif", "else", "end", "then":
+		return true
+	}
+	return false
+}
+
+// isKeyword reports Ruby's reserved words (which can't start a
+// parenthesis-less argument, and are never method calls).
+func isKeyword(s string) bool {
+	if isBlockKeyword(s) {
+		return true
+	}
+	switch s {
+	case "do", "while", "until", "case", "when", "def", "class", "module",
+		"begin", "rescue", "ensure", "and", "or", "not", "return", "yield",
+		"for", "in", "self", "super", "alias", "undef", "defined?", "redo",
+		"retry", "break", "next", "BEGIN", "END", "__FILE__", "__LINE__":
 		return true
 	}
 	return false
