@@ -228,23 +228,43 @@ func (k *checker) proxies() {
 			k.proxy(r.Proxy, "servers."+r.Name+".proxy")
 		}
 	}
-	runs := map[string][]string{} // host -> owners, for conflicts
-	runOf := map[string]string{}
+	// One proxy container serves a host, so everything on it must agree on
+	// how that container runs.
+	type runOwner struct {
+		owner string
+		canon string
+		at    *Pos
+	}
+	first := map[string]runOwner{}
 	noteRun := func(owner string, p *Proxy, hosts []string) {
 		if p == nil {
 			return
 		}
-		canon := ""
+		cur := runOwner{owner: owner}
+		if e := p.Node.Entry("run"); e != nil {
+			cur.at = &e.KeyAt
+		}
 		if p.Run != nil {
-			canon = canonical(p.Run.Node)
+			cur.canon = canonical(p.Run.Node)
 		}
 		for _, h := range hosts {
-			if prev, ok := runOf[h]; ok && prev != canon {
-				k.ps.add(k.pos(p.Node.Get("run")), owner+".proxy.run", fmt.Sprintf("differs from the proxy.run of %s on host %s; one proxy container serves the whole host, so make their proxy.run settings identical", strings.Join(runs[h], ", "), h))
+			prev, ok := first[h]
+			if !ok {
+				first[h] = cur
 				continue
 			}
-			runOf[h] = canon
-			runs[h] = append(runs[h], owner)
+			if prev.canon == cur.canon {
+				continue
+			}
+			at := cur.at
+			if at == nil {
+				at = prev.at
+			}
+			pos := k.file
+			if at != nil {
+				pos = *at
+			}
+			k.ps.add(pos, owner+".proxy.run", fmt.Sprintf("differs from the proxy.run of %s on host %s; one proxy container serves the whole host, so make their proxy.run settings identical", prev.owner, h))
 		}
 	}
 	for _, r := range k.c.Roles {

@@ -88,6 +88,7 @@ func envSchema(root bool) *Spec {
 	structured := fields(clear, secret, tags)
 	structured.When = hasAnyKey(keys...)
 	flat := strMap()
+	flat.When = func(n *Node) bool { return !structured.When(n) }
 	s := &Spec{Type: TOneOf, Alts: []*Spec{structured, flat}, Name: "a map of variables, or a map with clear, secret and tags"}
 	if root {
 		s.Section = "env"

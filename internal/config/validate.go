@@ -138,13 +138,18 @@ func unknownKey(key string, s *Spec, path, section string) string {
 		}
 	}
 	msg := fmt.Sprintf("unknown key %q", key)
-	if best := suggest(key, names); best != "" {
-		return msg + fmt.Sprintf("; did you mean %q?", best)
-	}
-	if path == "" {
-		if home := sectionOwning(key); home != "" {
-			return msg + fmt.Sprintf(" at the top level; it belongs under %s:", home)
+	best := suggest(key, names)
+	// A real key of a section written at the top level (ssl: true) is more
+	// likely misplaced than misspelled.
+	if home := sectionOwning(key); path == "" && home != "" {
+		msg += fmt.Sprintf(" at the top level; it belongs under %s:", home)
+		if best != "" {
+			msg += fmt.Sprintf(" (or did you mean %q?)", best)
 		}
+		return msg
+	}
+	if best != "" {
+		return msg + fmt.Sprintf("; did you mean %q?", best)
 	}
 	return msg + fmt.Sprintf("; run \"ferry docs %s\" to see the keys allowed here", section)
 }
