@@ -105,18 +105,23 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // displayExpr keeps error messages on one line and short: multi-line tags
 // are collapsed and very long ones cut.
-func displayExpr(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	const max = 120
-	if len(s) > max {
-		cut := max
-		for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
-			cut--
-		}
-		s = s[:cut] + "..."
+func displayExpr(s string) string { return shorten(strings.Join(strings.Fields(s), " "), 120) }
+
+// shorten cuts s to about max bytes, on a UTF-8 boundary.
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "..."
 }
+
+// oneLine replaces line breaks in messages that quote source text, so an
+// error is always one line.
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 // supported is appended to every "unsupported" message so the user learns
 // what they can write instead.

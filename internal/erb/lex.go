@@ -63,7 +63,7 @@ func (l *lexer) fail(format string, args ...any) *Error {
 }
 
 func (l *lexer) unsupported(what string) *Error {
-	return l.fail("unsupported Ruby in ERB: %s; %s", what, supported)
+	return l.fail("unsupported Ruby in ERB: %s; %s", shorten(what, 60), supported)
 }
 
 func (l *lexer) tok(kind tokKind, start, line int) token {

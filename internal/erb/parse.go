@@ -218,7 +218,7 @@ func (p *parser) fail(t token, format string, args ...any) *Error {
 }
 
 func (p *parser) unsupported(t token, what string) *Error {
-	return p.fail(t, "unsupported Ruby in ERB: %s; %s", what, supported)
+	return p.fail(t, "unsupported Ruby in ERB: %s; %s", shorten(what, 60), supported)
 }
 
 // source returns the content of t's tag from offset off to t's end.
