@@ -124,7 +124,7 @@ func (s docSection) render() string {
 			name = s.spec.Section
 		}
 		renderFields(&b, s.spec, indent, name)
-		removedFields(&b, s.spec)
+		removedFields(&b, s.spec, name)
 	}
 	if s.sample != "" {
 		if s.spec != nil {
@@ -232,17 +232,25 @@ func structOf(s *Spec) *Spec {
 	return nil
 }
 
-func removedFields(b *strings.Builder, s *Spec) {
+func removedFields(b *strings.Builder, s *Spec, section string) {
 	var lines []string
-	for _, f := range s.Fields {
-		if f.Removed != "" {
-			lines = append(lines, f.Removed)
+	var walk func(s *Spec)
+	walk = func(s *Spec) {
+		for _, f := range s.Fields {
+			if f.Removed != "" {
+				lines = append(lines, f.Removed)
+				continue
+			}
+			if st := structOf(f.Spec); st != nil && (st.Section == "" || st.Section == section) {
+				walk(st)
+			}
 		}
 	}
+	walk(s)
 	if len(lines) == 0 {
 		return
 	}
-	b.WriteString("\n# No longer accepted (from Kamal 1):\n")
+	b.WriteString("\n# Not accepted any more:\n")
 	for _, l := range lines {
 		comment(b, "", "- "+l)
 	}
