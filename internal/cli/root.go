@@ -97,6 +97,9 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 	root.AddCommand(
 		newVersionCommand(g),
 		newInitCommand(g),
+		newConfigCommand(g),
+		newDocsCommand(g),
+		newSecretsCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs ferry's benchmarks on this machine and writes bench/REPORT.md.
+# Whole-process timings use hyperfine (Debian package); each figure is
+# reported next to a baseline measured in the same run, since the machines
+# are shared and noisy and only ratios carry over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+command -v hyperfine >/dev/null || { apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }; }
+command -v dotenvx >/dev/null || npm install -g @dotenvx/dotenvx >/dev/null
+
+CGO_ENABLED=0 go build -trimpath -o bin/ferry ./cmd/ferry
+ferry="$root/bin/ferry"
+out="$root/bench/out"
+mkdir -p "$out"
+
+# The article's final layout, as a project would have it: a git repository.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r ../shared/scenarios/blog-staging "$work/blog-staging"
+(cd "$work/blog-staging" && git init -q && git add -A && git -c user.name=bench -c user.email=bench@example.test commit -qm init)
+
+# Baselines: the cheapest possible process start (`true`) and a git query
+# (`git rev-parse HEAD`, which `ferry config` itself needs), so the figures
+# show what ferry adds on top of work it cannot avoid.
+(cd "$work/blog-staging" && hyperfine -N --warmup 5 --runs 50 --export-json "$out/startup.json" \
+  -n 'baseline: true' 'true' \
+  -n 'baseline: git rev-parse HEAD' 'git rev-parse HEAD' \
+  -n 'ferry version' "$ferry version" \
+  -n 'ferry config -d staging (blog-staging)' "$ferry config -d staging" >/dev/null)
+
+python3 - "$out/startup.json" > bench/REPORT.md <<'PY'
+import json, sys, platform, os, subprocess
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+def ms(name): return res[name]["median"] * 1000
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+print("# ferry benchmarks\n")
+print(f"Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}.  ")
+print("Produced by `make bench` (bench/run.sh). Baselines are measured in the same run.\n")
+print("## Start-up (whole processes, hyperfine, median of 50 runs)\n")
+print("| What | Median | Baseline (same run) | Ratio | Target | Met |")
+print("|---|---|---|---|---|---|")
+base = ms("baseline: true")
+git = ms("baseline: git rev-parse HEAD")
+for name, target in [("ferry version", 20.0), ("ferry config -d staging (blog-staging)", 20.0)]:
+    m = ms(name)
+    b, bn = (git, "git rev-parse HEAD") if "config" in name else (base, "true")
+    print(f"| `{name}` | {m:.2f} ms | {bn}: {b:.2f} ms | {m/b:.1f}x | < {target:.0f} ms | {'yes' if m < target else 'NO'} |")
+print("\nKamal's own CLI is not installable here (no RubyGems access), so it is not in the table;"
+      " its Ruby start-up alone is several hundred milliseconds.")
+PY
+cat bench/REPORT.md

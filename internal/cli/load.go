@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ferry-deploy/ferry/internal/appversion"
+	"github.com/ferry-deploy/ferry/internal/config"
+	"github.com/ferry-deploy/ferry/internal/environ"
+	"github.com/ferry-deploy/ferry/internal/secrets"
+)
+
+// project is what most commands start from: the loaded configuration and
+// the environment it was loaded in.
+type project struct {
+	dir string
+	env *environ.Env
+	cfg *config.Config
+}
+
+// loadProject reads the configuration named by the global flags. The app
+// version is resolved only when needVersion is set, so commands that do not
+// touch images work in a directory without git.
+func loadProject(g *Globals, needVersion bool) (*project, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("find working directory: %w", err)
+	}
+	env := environ.FromOS()
+	version := ""
+	if needVersion {
+		version, err = appversion.Resolve(appversion.Options{Dir: dir, Flag: g.Version, Env: env.Get("VERSION")})
+		if err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := config.Load(config.LoadOptions{
+		Dir:         dir,
+		ConfigFile:  g.ConfigFile,
+		Destination: g.Destination,
+		Env:         env,
+		Version:     version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &project{dir: dir, env: env, cfg: cfg}, nil
+}
+
+// secrets returns the store for this project's secrets files.
+func (p *project) secrets() *secrets.Store {
+	return secrets.New(secrets.Options{
+		Dir:         p.dir,
+		Path:        p.cfg.SecretsPath,
+		Destination: p.cfg.Destination,
+		Env:         p.env,
+		NeededBy:    p.cfg.SecretReferences(),
+	})
+}
+
+// explainMissingSecrets adds ferry's knowledge of the configuration to a
+// missing-secret error: a secret named like a host (the article's
+// POSTGRES_HOST) most likely wants an accessory's name on the kamal network,
+// which is not a secret at all.
+func explainMissingSecrets(err error, cfg *config.Config) error {
+	var missing *secrets.MissingError
+	if !errors.As(err, &missing) || len(cfg.Accessories) == 0 {
+		return err
+	}
+	for _, m := range missing.Secrets {
+		if !strings.Contains(strings.ToUpper(m.Name), "HOST") {
+			continue
+		}
+		acc := cfg.Accessories[0]
+		for _, a := range cfg.Accessories {
+			if strings.Contains(strings.ToLower(m.Name), strings.ToLower(a.Name)) {
+				acc = a
+			}
+		}
+		m.Hints = append([]string{fmt.Sprintf(
+			"%s looks like a host name: the %s accessory answers to %q on the %s network. It is not secret, so set it under env.clear instead of env.secret (%s: %s), or add %s=%s to %s",
+			m.Name, acc.Name, acc.Service, acc.Network, m.Name, acc.Service, m.Name, acc.Service, secretsFileFor(cfg))}, m.Hints...)
+	}
+	return err
+}
+
+// secretsFileFor names the secrets file a destination reads.
+func secretsFileFor(cfg *config.Config) string {
+	if cfg.Destination != "" {
+		return cfg.SecretsPath + "." + cfg.Destination
+	}
+	return cfg.SecretsPath
+}
