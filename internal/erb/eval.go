@@ -243,6 +243,8 @@ func (ev *evaluator) eval(x expr) (value, error) {
 			return nilValue, nil // a modifier whose condition fails yields nil
 		}
 		return ev.eval(x.body)
+	case *parenExpr:
+		return ev.eval(x.x)
 	case *requireExpr:
 		return ev.require(x)
 	case *dotenvExpr:

@@ -103,6 +103,10 @@ type (
 		overload bool
 		args     []expr
 	}
+	parenExpr struct { // (x): kept so messages quote from the "("
+		at pos
+		x  expr
+	}
 	modIf struct { // body if cond / body unless cond
 		cond   expr
 		negate bool
@@ -126,6 +130,7 @@ func (x *eqExpr) where() pos      { return x.at }
 func (x *requireExpr) where() pos { return x.at }
 func (x *dotenvExpr) where() pos  { return x.at }
 func (x *modIf) where() pos       { return x.body.where() }
+func (x *parenExpr) where() pos   { return x.at }
 
 // parser is a recursive-descent parser over the token stream of the whole
 // template: text, output tags and code tags in order. Parsing the template
@@ -237,6 +242,9 @@ func (p *parser) source(t token, off int) string {
 func describe(t token) string {
 	switch t.kind {
 	case tEOF:
+		if t.seg >= 0 {
+			return "end of #{...}" // sub-parsers' token lists end inside a string
+		}
 		return "end of file"
 	case tText:
 		return "template text"
@@ -247,11 +255,11 @@ func describe(t token) string {
 	case tSemi:
 		return `";"`
 	case tInt:
-		return "number " + t.text
+		return "number " + shorten(t.text, 40)
 	case tString:
-		return "string " + t.text
+		return "string " + shorten(t.text, 40)
 	case tCommand:
-		return "command " + t.text
+		return "command " + shorten(t.text, 40)
 	case tRegex:
 		return "regex /" + t.text + "/" + t.flags
 	}
@@ -282,6 +290,18 @@ func (p *parser) unexpected(t token, context string) *Error {
 		return p.unsupported(t, "regex outside String#[] (use str[/re/, n])")
 	}
 	return p.fail(t, "syntax error: unexpected %s%s", describe(t), context)
+}
+
+// afterExpr reports token t found after a complete expression. Another
+// expression there is a syntax error in Ruby too (two values side by
+// side), not an unsupported feature.
+func (p *parser) afterExpr(t token, context string) *Error {
+	switch {
+	case t.kind == tString, t.kind == tCommand, t.kind == tInt,
+		t.kind == tIdent && !isKeyword(t.text):
+		return p.fail(t, "syntax error: unexpected %s after an expression; separate statements with ; or a new line", describe(t))
+	}
+	return p.unexpected(t, context)
 }
 
 // chain returns the identifier t followed by the ".name" calls after it,
@@ -389,7 +409,7 @@ func (p *parser) stmt() (stmt, error) {
 			if e.kind == tSemi {
 				return nil, p.unsupported(e, `several statements in <%= %> (put statements in <% %>)`)
 			}
-			return nil, p.unexpected(e, " (expected %>)")
+			return nil, p.afterExpr(e, " (expected %>)")
 		}
 		p.next()
 		return &outStmt{at: x.where(), x: x}, nil
@@ -401,7 +421,7 @@ func (p *parser) stmt() (stmt, error) {
 		return nil, err
 	}
 	if e := p.peek(); !isSep(e) && e.kind != tEOF {
-		return nil, p.unexpected(e, "")
+		return nil, p.afterExpr(e, "")
 	}
 	return &exprStmt{x: x}, nil
 }
@@ -771,7 +791,7 @@ func (p *parser) primary() (expr, error) {
 			if c := p.next(); c.kind != tPunct || c.text != ")" {
 				return nil, p.unexpected(c, " (expected ))")
 			}
-			return x, nil
+			return &parenExpr{at: at, x: x}, nil
 		}
 	case tIdent:
 		switch t.text {
@@ -902,15 +922,15 @@ func (p *parser) parts(t token) ([]exprPart, error) {
 			out = append(out, exprPart{lit: part.lit})
 			continue
 		}
-		if len(part.code) == 0 || part.code[0].kind == tEOF {
+		sub := &parser{t: p.t, toks: part.code, depth: p.depth}
+		sub.skipNewlines()
+		if sub.peek().kind == tEOF {
 			out = append(out, exprPart{code: true}) // "#{}" is nil.to_s
 			continue
 		}
 		if err := p.enter(t); err != nil {
 			return nil, err
 		}
-		sub := &parser{t: p.t, toks: part.code, depth: p.depth}
-		sub.skipNewlines()
 		x, err := sub.stmtExpr()
 		p.leave()
 		if err != nil {

@@ -31,7 +31,7 @@ type template struct {
 // fail builds an *Error located at a token of segment seg (seg < 0: no tag).
 func (t *template) fail(seg, line int, err error, format string, args ...any) *Error {
 	e := &Error{File: t.file, Line: line, Msg: oneLine.Replace(fmt.Sprintf(format, args...)), Err: err}
-	if seg >= 0 && seg < len(t.segs) {
+	if seg >= 0 && seg < len(t.segs) && t.segs[seg].kind != segText {
 		e.Expr = strings.TrimSpace(t.segs[seg].text)
 		e.Tag = t.segs[seg].tag
 	}
