@@ -8,6 +8,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ferry-deploy/ferry/internal/environ"
+)
+
+// The environment the rest of ferry uses must satisfy Env and the optional
+// interfaces Render looks for.
+var (
+	_ Env                          = (*environ.Env)(nil)
+	_ interface{ List() []string } = (*environ.Env)(nil)
+	_ interface{ Unset(string) }   = (*environ.Env)(nil)
 )
 
 // fakeFiles is the project directory the tests render in.
@@ -582,6 +592,14 @@ func TestEnv(t *testing.T) {
 	env := unsettable{m: map[string]string{}}
 	if _, err := Render(`<% ENV['X'] = "v" %>`, Options{Env: env}); err != nil || env.m["X"] != "v" {
 		t.Errorf("assignment: %v, env %v", err, env.m)
+	}
+	// With *environ.Env, assignments and unsets reach the caller.
+	ee := environ.New(map[string]string{"GONE": "x"})
+	if _, err := Render(`<% ENV['GONE'] = nil; ENV['NEW'] = "n" %>`, Options{Env: ee}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ee.Lookup("GONE"); ok || ee.Get("NEW") != "n" {
+		t.Errorf("environ.Env after render: %v", ee.List())
 	}
 	// ENV['X'] = nil needs Unset.
 	_, err = Render(`<% ENV['X'] = nil %>`, Options{File: "f", Env: env})
