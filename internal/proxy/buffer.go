@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// errBodyTooLarge is returned when a buffered body passes its limit.
+var errBodyTooLarge = errors.New("body exceeds the configured maximum")
+
+// spillBuffer holds a whole body: the first memLimit bytes in memory, the
+// rest in an unlinked-on-close temp file, so a large upload costs disk,
+// not RAM. Buffering request bodies before a target is chosen also means a
+// slow client never holds a target (nor delays its drain).
+type spillBuffer struct {
+	mem      []byte
+	memLimit int64
+	file     *os.File
+	size     int64
+}
+
+// readBody copies r into a new buffer; max 0 means no limit.
+func readBody(r io.Reader, memLimit, max int64) (*spillBuffer, error) {
+	b := &spillBuffer{memLimit: memLimit}
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		if n > 0 {
+			if max > 0 && b.size+int64(n) > max {
+				b.Close()
+				return nil, errBodyTooLarge
+			}
+			if werr := b.write(chunk[:n]); werr != nil {
+				b.Close()
+				return nil, werr
+			}
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+}
+
+func (b *spillBuffer) write(p []byte) error {
+	b.size += int64(len(p))
+	if b.file == nil {
+		room := b.memLimit - int64(len(b.mem))
+		if int64(len(p)) <= room {
+			b.mem = append(b.mem, p...)
+			return nil
+		}
+		f, err := os.CreateTemp("", "ferry-proxy-body-*")
+		if err != nil {
+			return fmt.Errorf("create body spill file: %w", err)
+		}
+		// Unlink at once: the open descriptor keeps the data, and nothing
+		// is left behind if the process dies.
+		_ = os.Remove(f.Name())
+		b.file = f
+	}
+	if _, err := b.file.Write(p); err != nil {
+		return fmt.Errorf("write body spill file: %w", err)
+	}
+	return nil
+}
+
+// Len is the body size in bytes.
+func (b *spillBuffer) Len() int64 { return b.size }
+
+// spilled tells whether part of the body went to disk.
+func (b *spillBuffer) spilled() bool { return b.file != nil }
+
+// reader returns an independent reader over the whole body; each retry of
+// a request gets its own.
+func (b *spillBuffer) reader() io.ReadCloser {
+	rs := []io.Reader{bytes.NewReader(b.mem)}
+	if b.file != nil {
+		rs = append(rs, io.NewSectionReader(b.file, 0, b.size-int64(len(b.mem))))
+	}
+	return io.NopCloser(io.MultiReader(rs...))
+}
+
+// Close frees the spill file.
+func (b *spillBuffer) Close() error {
+	if b.file != nil {
+		err := b.file.Close()
+		b.file = nil
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// logRequest writes one JSON access line, with the headers the service
+// asked for as req_<name> and resp_<name>.
+func (s *Server) logRequest(r *http.Request, w *statusWriter, info *requestInfo, status int, elapsed time.Duration) {
+	clientIP, clientPort, _ := net.SplitHostPort(r.RemoteAddr)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	attrs := make([]slog.Attr, 0, 20)
+	attrs = append(attrs,
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.Path),
+		slog.String("query", r.URL.RawQuery),
+		slog.String("method", r.Method),
+		slog.Int("status", status),
+		slog.String("service", info.service),
+		slog.String("target", info.target),
+		slog.Int64("duration", elapsed.Nanoseconds()),
+		slog.String("request_id", r.Header.Get("X-Request-ID")),
+		slog.Int64("req_content_length", r.ContentLength),
+		slog.String("req_content_type", r.Header.Get("Content-Type")),
+		slog.Int64("resp_content_length", w.bytes),
+		slog.String("resp_content_type", w.Header().Get("Content-Type")),
+		slog.String("client_addr", clientIP),
+		slog.String("client_port", clientPort),
+		slog.String("remote_addr", remoteAddr(r, clientIP)),
+		slog.String("user_agent", r.UserAgent()),
+		slog.String("proto", r.Proto),
+		slog.String("scheme", scheme),
+	)
+	if o := info.opts; o != nil {
+		for _, h := range o.logReqHeaders {
+			attrs = append(attrs, slog.String("req_"+headerKey(h), r.Header.Get(h)))
+		}
+		for _, h := range o.logRespHeaders {
+			attrs = append(attrs, slog.String("resp_"+headerKey(h), w.Header().Get(h)))
+		}
+	}
+	s.access.LogAttrs(context.Background(), slog.LevelInfo, "Request", attrs...)
+}
+
+func headerKey(h string) string {
+	return strings.ReplaceAll(strings.ToLower(h), "-", "_")
+}
+
+// remoteAddr is the client as far as the proxy can tell: the first
+// X-Forwarded-For entry when one came in, else the peer.
+func remoteAddr(r *http.Request, peer string) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		return strings.TrimSpace(first)
+	}
+	return peer
+}
+
+// metrics keeps Prometheus counters without the client library: a few
+// families are all the proxy exports, and the text format is simple.
+type metrics struct {
+	mu       sync.RWMutex
+	requests map[requestKey]*requestStats
+	inflight sync.Map // service -> *atomic.Int64
+}
+
+type requestKey struct {
+	service, method string
+	status          int
+}
+
+// latency buckets in seconds, Prometheus's defaults.
+var buckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+type requestStats struct {
+	count   atomic.Uint64
+	sumNano atomic.Uint64
+	bucket  [12]atomic.Uint64 // len(buckets)+1 for +Inf
+}
+
+func newMetrics() *metrics {
+	return &metrics{requests: map[requestKey]*requestStats{}}
+}
+
+func (m *metrics) inFlight(service string, delta int64) {
+	v, ok := m.inflight.Load(service)
+	if !ok {
+		v, _ = m.inflight.LoadOrStore(service, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(delta)
+}
+
+func normalizeMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE":
+		return m
+	}
+	return "other" // bounded label values, whatever clients send
+}
+
+func (m *metrics) observe(service, method string, status int, d time.Duration) {
+	k := requestKey{service: service, method: normalizeMethod(method), status: status}
+	m.mu.RLock()
+	st := m.requests[k]
+	m.mu.RUnlock()
+	if st == nil {
+		m.mu.Lock()
+		if st = m.requests[k]; st == nil {
+			st = &requestStats{}
+			m.requests[k] = st
+		}
+		m.mu.Unlock()
+	}
+	st.count.Add(1)
+	st.sumNano.Add(uint64(d.Nanoseconds()))
+	sec := d.Seconds()
+	i := sort.SearchFloat64s(buckets, sec)
+	st.bucket[i].Add(1)
+}
+
+// ServeHTTP writes the Prometheus text exposition format.
+func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	var b strings.Builder
+	m.mu.RLock()
+	keys := make([]requestKey, 0, len(m.requests))
+	for k := range m.requests {
+		keys = append(keys, k)
+	}
+	m.mu.RUnlock()
+	sort.Slice(keys, func(i, j int) bool {
+		a, c := keys[i], keys[j]
+		if a.service != c.service {
+			return a.service < c.service
+		}
+		if a.method != c.method {
+			return a.method < c.method
+		}
+		return a.status < c.status
+	})
+	stats := func(k requestKey) *requestStats {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		return m.requests[k]
+	}
+	b.WriteString("# HELP ferry_proxy_http_requests_total HTTP requests handled, by service, method and status.\n# TYPE ferry_proxy_http_requests_total counter\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "ferry_proxy_http_requests_total{service=%q,method=%q,status=\"%d\"} %d\n", k.service, k.method, k.status, stats(k).count.Load())
+	}
+	b.WriteString("# HELP ferry_proxy_http_request_duration_seconds Time to handle a request.\n# TYPE ferry_proxy_http_request_duration_seconds histogram\n")
+	for _, k := range keys {
+		st := stats(k)
+		var cum uint64
+		for i, le := range buckets {
+			cum += st.bucket[i].Load()
+			fmt.Fprintf(&b, "ferry_proxy_http_request_duration_seconds_bucket{service=%q,method=%q,status=\"%d\",le=%q} %d\n", k.service, k.method, k.status, strconv.FormatFloat(le, 'g', -1, 64), cum)
+		}
+		cum += st.bucket[len(buckets)].Load()
+		fmt.Fprintf(&b, "ferry_proxy_http_request_duration_seconds_bucket{service=%q,method=%q,status=\"%d\",le=\"+Inf\"} %d\n", k.service, k.method, k.status, cum)
+		fmt.Fprintf(&b, "ferry_proxy_http_request_duration_seconds_sum{service=%q,method=%q,status=\"%d\"} %g\n", k.service, k.method, k.status, float64(st.sumNano.Load())/1e9)
+		fmt.Fprintf(&b, "ferry_proxy_http_request_duration_seconds_count{service=%q,method=%q,status=\"%d\"} %d\n", k.service, k.method, k.status, cum)
+	}
+	b.WriteString("# HELP ferry_proxy_http_in_flight_requests Requests being handled now.\n# TYPE ferry_proxy_http_in_flight_requests gauge\n")
+	var names []string
+	m.inflight.Range(func(k, _ any) bool { names = append(names, k.(string)); return true })
+	sort.Strings(names)
+	for _, n := range names {
+		v, _ := m.inflight.Load(n)
+		fmt.Fprintf(&b, "ferry_proxy_http_in_flight_requests{service=%q} %d\n", n, v.(*atomic.Int64).Load())
+	}
+	_, _ = w.Write([]byte(b.String()))
+}

@@ -1,0 +1,352 @@
+// Package proxy is ferry's reverse proxy: host and path routing to target
+// groups, health-gated switches with draining, TLS with ACME, buffering,
+// maintenance and canary rollout, driven through a control API on a unix
+// socket. It plays kamal-proxy's role and accepts its commands and flags.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-deploy/ferry/internal/proxy/api"
+)
+
+// Config is how a proxy process listens and where it keeps its files.
+type Config struct {
+	HTTPAddr    string // ":80"; "" disables plain HTTP
+	HTTPSAddr   string // ":443"; "" disables TLS
+	MetricsAddr string // "" disables the Prometheus listener
+	SocketPath  string // control socket; "" means api.DefaultSocketPath()
+	StateDir    string // routes and certificates; "" means DefaultStateDir()
+
+	// PublicHTTPSPort is the port clients reach HTTPS on, for redirects;
+	// 0 means the port of HTTPSAddr. Differs when a container publishes
+	// another port than it listens on.
+	PublicHTTPSPort int
+
+	ACMEDirectory string // "" means Let's Encrypt
+	ACMECABundle  string // extra PEM roots to trust the ACME server (test CAs)
+	ACMEEmail     string
+
+	AccessLog io.Writer // JSON lines; nil means stdout
+	Logger    *slog.Logger
+}
+
+// DefaultStateDir is $XDG_CONFIG_HOME/ferry-proxy, else ~/.config/ferry-proxy.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "ferry-proxy")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".config", "ferry-proxy")
+	}
+	return filepath.Join(os.TempDir(), "ferry-proxy-state-"+strconv.Itoa(os.Getuid()))
+}
+
+// Server is a running proxy.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	access   *slog.Logger
+	errorLog *log.Logger
+	metrics  *metrics
+	certs    *certManager
+
+	mu       sync.Mutex // guards services and route table rebuilds
+	services map[string]*Service
+	table    atomic.Pointer[routeTable]
+	saveMu   sync.Mutex
+
+	httpLn, httpsLn, metricsLn, controlLn net.Listener
+	servers                               []*http.Server
+	httpsPort                             int
+}
+
+// Server timeouts. Headers must arrive promptly (slow-loris); idle
+// keep-alive connections are reclaimed. There is no overall read or write
+// timeout because uploads, downloads, SSE and WebSockets may last long;
+// bodies are bounded by the target timeout and buffering limits instead.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownTimeout   = 10 * time.Second
+)
+
+// New prepares a server; Start opens its listeners.
+func New(cfg Config) (*Server, error) {
+	if cfg.SocketPath == "" {
+		cfg.SocketPath = api.DefaultSocketPath()
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir()
+	}
+	if cfg.AccessLog == nil {
+		cfg.AccessLog = os.Stdout
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      logger,
+		access:   slog.New(slog.NewJSONHandler(cfg.AccessLog, nil)),
+		errorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		metrics:  newMetrics(),
+		services: map[string]*Service{},
+	}
+	s.table.Store(buildTable(s.services))
+	certs, err := newCertManager(s)
+	if err != nil {
+		return nil, err
+	}
+	s.certs = certs
+	return s, nil
+}
+
+// Start opens the listeners, restores saved routes and serves in the
+// background. Restored targets are probed again before they are trusted.
+func (s *Server) Start() error {
+	if err := os.MkdirAll(s.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	if err := s.restore(); err != nil {
+		s.log.Error("Could not restore saved routes; starting empty", "error", err)
+	}
+	var err error
+	if s.cfg.HTTPAddr != "" {
+		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
+		}
+		srv := s.newHTTPServer(s.certs.httpHandler(http.HandlerFunc(s.ServeHTTP)))
+		s.serve(srv, s.httpLn)
+	}
+	if s.cfg.HTTPSAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.HTTPSAddr)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listen for HTTPS on %s: %w", s.cfg.HTTPSAddr, err)
+		}
+		s.httpsPort = ln.Addr().(*net.TCPAddr).Port
+		srv := s.newHTTPServer(http.HandlerFunc(s.ServeHTTP))
+		srv.TLSConfig = &tls.Config{
+			GetCertificate: s.certs.getCertificate,
+			NextProtos:     []string{"h2", "http/1.1", "acme-tls/1"},
+			MinVersion:     tls.VersionTLS12,
+		}
+		s.httpsLn = tls.NewListener(ln, srv.TLSConfig)
+		s.serve(srv, s.httpsLn)
+	}
+	if s.cfg.MetricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			s.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		}
+		s.serve(&http.Server{Handler: s.metrics, ReadHeaderTimeout: readHeaderTimeout}, s.metricsLn)
+	}
+	if s.controlLn, err = listenControl(s.cfg.SocketPath); err != nil {
+		s.Close()
+		return err
+	}
+	s.serve(&http.Server{Handler: s.controlHandler(), ReadHeaderTimeout: readHeaderTimeout}, s.controlLn)
+	s.log.Info("Proxy started", "http", addrOf(s.httpLn), "https", addrOf(s.httpsLn), "metrics", addrOf(s.metricsLn), "socket", s.cfg.SocketPath, "state", s.cfg.StateDir)
+	return nil
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          s.errorLog,
+	}
+	// HTTP/2 over TLS, and cleartext HTTP/2 (h2c with prior knowledge) for
+	// clients such as another proxy in front.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	return srv
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	s.servers = append(s.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("Listener stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
+}
+
+// HTTPAddr is the address plain HTTP listens on (useful with port 0).
+func (s *Server) HTTPAddr() string { return addrOf(s.httpLn) }
+
+// HTTPSAddr is the address TLS listens on.
+func (s *Server) HTTPSAddr() string { return addrOf(s.httpsLn) }
+
+// MetricsAddr is the address of the Prometheus listener.
+func (s *Server) MetricsAddr() string { return addrOf(s.metricsLn) }
+
+// SocketPath is the control socket.
+func (s *Server) SocketPath() string { return s.cfg.SocketPath }
+
+func (s *Server) publicHTTPSPort() int {
+	if s.cfg.PublicHTTPSPort != 0 {
+		return s.cfg.PublicHTTPSPort
+	}
+	return s.httpsPort
+}
+
+// Shutdown stops accepting, lets requests in flight finish (bounded by
+// ctx), and stops health checks.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.stopAll()
+	if s.cfg.SocketPath != "" && s.controlLn != nil {
+		_ = os.Remove(s.cfg.SocketPath)
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops everything at once.
+func (s *Server) Close() {
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	for _, ln := range []net.Listener{s.httpLn, s.httpsLn, s.metricsLn, s.controlLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	s.stopAll()
+}
+
+func (s *Server) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, svc := range s.services {
+		st := svc.state.Load()
+		st.active.stopHealthChecks()
+		if st.rollout != nil {
+			st.rollout.stopHealthChecks()
+		}
+	}
+}
+
+// requestInfo collects what the access log and metrics need as a request
+// passes through the layers.
+type requestInfo struct {
+	service string
+	target  string
+	status  int
+	opts    *options
+}
+
+// ServeHTTP is the proxy's front door: request id, routing, access log
+// and metrics around the service's own handling.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Header.Get("X-Request-ID") == "" {
+		r.Header.Set("X-Request-ID", newRequestID())
+	}
+	r.Header.Set("X-Request-Start", "t="+strconv.FormatInt(start.UnixMilli(), 10))
+	sw := &statusWriter{ResponseWriter: w}
+	var info requestInfo
+	svc, prefix := s.table.Load().lookup(r.Host, r.URL.Path)
+	if svc == nil {
+		(*errorPages)(nil).write(sw, http.StatusNotFound, "")
+	} else {
+		info.opts = svc.state.Load().opts
+		s.metrics.inFlight(svc.name, 1)
+		svc.serve(sw, r, &info, prefix)
+		s.metrics.inFlight(svc.name, -1)
+	}
+	status := sw.status
+	if info.status != 0 && (status == 0 || info.status == 499 || info.status == http.StatusSwitchingProtocols) {
+		status = info.status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	elapsed := time.Since(start)
+	s.metrics.observe(info.service, r.Method, status, elapsed)
+	s.logRequest(r, sw, &info, status, elapsed)
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // UUIDv4 layout, as clients and log tools expect
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// statusWriter records the status and size of a response. It exposes the
+// wrapped writer through Unwrap so that flushing and hijacking (SSE,
+// WebSockets) reach the real connection.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,413 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrTargetUnhealthy is wrapped by a deploy whose targets never passed a
+// health check; the message names each target and its last probe result.
+var ErrTargetUnhealthy = errors.New("target failed to become healthy")
+
+// Service is a named application behind the proxy: its routes and options,
+// the target group serving it, an optional canary group, and its pause state.
+type Service struct {
+	name  string
+	srv   *Server
+	state atomic.Pointer[serviceState]
+	pause pauseController
+
+	deployMu sync.Mutex // one deploy or rollout change at a time
+}
+
+// serviceState is immutable once published: a deploy builds a new one and
+// swaps the pointer, so a request reads one consistent view without locks.
+type serviceState struct {
+	opts      *options
+	active    *group
+	rollout   *group
+	split     *rolloutSplit
+	transport *retryTransport
+	proxy     *httputil.ReverseProxy
+	pages     *errorPages
+	cert      *tls.Certificate // static certificate, when given
+}
+
+func (s *Service) newState(o *options, active, rollout *group, split *rolloutSplit) (*serviceState, error) {
+	pages, err := loadErrorPages(o.errorPagesDir)
+	if err != nil {
+		return nil, err
+	}
+	st := &serviceState{opts: o, active: active, rollout: rollout, split: split, pages: pages}
+	if o.hasStaticCert {
+		if st.cert, err = loadStaticCert(o.TLSCertificatePath, o.TLSPrivateKeyPath); err != nil {
+			return nil, err
+		}
+	}
+	// Reuse the connection pool across deploys when the timeout is
+	// unchanged, so a switch does not force new connections to every target.
+	if old := s.state.Load(); old != nil && old.opts.targetTimeout == o.targetTimeout {
+		st.transport = old.transport
+	} else {
+		st.transport = newRetryTransport(o.targetTimeout)
+	}
+	st.proxy = &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { st.rewrite(pr) },
+		Transport:      st.transport,
+		ErrorHandler:   st.proxyError,
+		ModifyResponse: st.modifyResponse,
+		BufferPool:     copyBuffers,
+		ErrorLog:       s.srv.errorLog,
+	}
+	return st, nil
+}
+
+// attempt is one request's route through a target group: which target it
+// holds, which ones refused a connection, and how it ended.
+type attempt struct {
+	group  *group
+	claim  *claim
+	tried  []*Target
+	cancel context.CancelCauseFunc
+	path   string // path to send upstream (prefix stripped)
+	raw    string
+	status int
+}
+
+type attemptKey struct{}
+
+// next moves the request to another target after a refused connection.
+func (a *attempt) next() bool {
+	a.claim.target.markFailed()
+	a.tried = append(a.tried, a.claim.target)
+	c := a.group.claim(a.cancel, a.tried)
+	if c == nil {
+		return false
+	}
+	a.claim.release()
+	a.claim = c
+	return true
+}
+
+// serve handles a request routed to this service; prefix is the matched
+// path prefix.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInfo, prefix string) {
+	st := s.state.Load()
+	o := st.opts
+	info.service = s.name
+
+	if o.TLS && r.TLS == nil && o.tlsRedirect {
+		s.redirect(w, r, "https", o.CanonicalHost)
+		info.status = http.StatusMovedPermanently
+		return
+	}
+	if o.CanonicalHost != "" && !strings.EqualFold(hostOnly(r.Host), o.CanonicalHost) {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		s.redirect(w, r, scheme, o.CanonicalHost)
+		return
+	}
+
+	if s.pause.state.Load() != stateRunning {
+		// Load balancers in front of the proxy probe the health path; a
+		// paused service is still there, so answer it.
+		if r.URL.Path == o.healthPath {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		stopped, msg, err := s.pause.wait(r.Context())
+		switch {
+		case stopped:
+			st.pages.write(w, http.StatusServiceUnavailable, msg)
+			return
+		case errors.Is(err, errPauseTimeout):
+			st.pages.write(w, http.StatusGatewayTimeout, "")
+			return
+		case err != nil:
+			w.WriteHeader(499)
+			return
+		}
+		st = s.state.Load()
+		o = st.opts
+	}
+
+	if o.BufferRequests && r.Body != nil && r.Body != http.NoBody {
+		buf, err := readBody(r.Body, o.bufferMemory, o.MaxRequestBody)
+		if err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				st.pages.write(w, http.StatusRequestEntityTooLarge, "")
+			} else {
+				st.pages.write(w, http.StatusBadRequest, "")
+			}
+			return
+		}
+		defer buf.Close()
+		r.Body = buf.reader()
+		r.GetBody = func() (readCloser, error) { return buf.reader(), nil }
+		r.ContentLength = buf.Len()
+		r.Header.Del("Transfer-Encoding")
+		r.TransferEncoding = nil
+	}
+
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	a := &attempt{cancel: cancel}
+	a.path, a.raw = stripPrefix(r.URL, prefix, o.strip)
+	for range 3 {
+		a.group = st.active
+		if st.rollout != nil && st.split.matches(r) {
+			a.group = st.rollout
+		}
+		if a.claim = a.group.claim(cancel, nil); a.claim != nil {
+			break
+		}
+		// Every target refused: a deploy swapped the group and is
+		// draining this one. Read the new state and try again.
+		st = s.state.Load()
+	}
+	if a.claim == nil {
+		st.pages.write(w, http.StatusServiceUnavailable, "")
+		return
+	}
+	defer func() { a.claim.release() }()
+
+	ctx = context.WithValue(ctx, attemptKey{}, a)
+	if isUpgrade(r) {
+		out := r.Clone(ctx)
+		out.RequestURI = ""
+		out.URL.Scheme, out.URL.Host, out.URL.Path, out.URL.RawPath = "http", a.claim.target.addr, a.path, a.raw
+		setForwarded(out, r, o.forwardHeaders)
+		out.Header.Set("X-Kamal-Target", a.claim.target.addr)
+		s.serveUpgrade(w, r, out, a, st)
+	} else {
+		st.proxy.ServeHTTP(w, r.WithContext(ctx))
+	}
+	info.target = a.claim.target.addr
+	if a.status != 0 {
+		info.status = a.status
+	}
+}
+
+func (s *Service) redirect(w http.ResponseWriter, r *http.Request, scheme, host string) {
+	if host == "" {
+		host = hostOnly(r.Host)
+	}
+	// Keep a non-default port: kamal-proxy drops it, which breaks any
+	// setup whose HTTPS listener is not on 443.
+	if scheme == "https" {
+		if p := s.srv.publicHTTPSPort(); p != 0 && p != 443 {
+			host = net.JoinHostPort(host, strconv.Itoa(p))
+		}
+	} else if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "80" {
+		host = net.JoinHostPort(host, port)
+	}
+	u := *r.URL
+	u.Scheme, u.Host = scheme, host
+	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// stripPrefix returns the path and raw path to send upstream: without
+// the matched prefix when stripping, and never empty.
+func stripPrefix(u *url.URL, prefix string, strip bool) (string, string) {
+	if !strip || prefix == "/" {
+		return u.Path, u.RawPath
+	}
+	trim := func(p string) string {
+		p = strings.TrimPrefix(p, prefix)
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		return p
+	}
+	raw := ""
+	if u.RawPath != "" && strings.HasPrefix(u.RawPath, prefix) {
+		raw = trim(u.RawPath)
+	}
+	return trim(u.Path), raw
+}
+
+type readCloser = io.ReadCloser
+
+func (st *serviceState) rewrite(pr *httputil.ProxyRequest) {
+	a := pr.In.Context().Value(attemptKey{}).(*attempt)
+	out := pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = a.claim.target.addr
+	out.URL.Path, out.URL.RawPath = a.path, a.raw
+	out.Host = pr.In.Host
+	setForwarded(out, pr.In, st.opts.forwardHeaders)
+	out.Header.Set("X-Kamal-Target", a.claim.target.addr)
+}
+
+// setForwarded sets X-Forwarded-For/Proto/Host. With trust (forward
+// headers on, the default without TLS, where another proxy usually sits in
+// front) the client's values are kept and the peer address appended;
+// otherwise they are rebuilt from the connection, so clients cannot spoof them.
+func setForwarded(out, in *http.Request, trust bool) {
+	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		clientIP = in.RemoteAddr
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	host := in.Host
+	if trust {
+		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
+			proto = v
+		}
+		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
+	}
+	out.Header.Set("X-Forwarded-For", clientIP)
+	out.Header.Set("X-Forwarded-Proto", proto)
+	out.Header.Set("X-Forwarded-Host", host)
+}
+
+func (st *serviceState) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	a, _ := r.Context().Value(attemptKey{}).(*attempt)
+	status := http.StatusBadGateway
+	cause := context.Cause(r.Context())
+	switch {
+	case errors.Is(cause, errDrained):
+		status = http.StatusGatewayTimeout
+	case errors.Is(cause, errRemoved):
+		status = http.StatusServiceUnavailable
+	case errors.Is(err, errBodyTooLarge):
+		status = http.StatusInternalServerError
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer, but the log does.
+		if a != nil {
+			a.status = 499
+		}
+		return
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusGatewayTimeout
+	}
+	if a != nil {
+		a.status = status
+	}
+	st.pages.write(w, status, "")
+}
+
+// modifyResponse buffers whole responses when asked, except streams
+// (server-sent events, unknown length), which must flow as they come.
+func (st *serviceState) modifyResponse(resp *http.Response) error {
+	o := st.opts
+	if !o.BufferResponses || resp.Body == nil || resp.Body == http.NoBody {
+		return nil
+	}
+	if resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return nil
+	}
+	if o.MaxResponseBody > 0 && resp.ContentLength > o.MaxResponseBody {
+		resp.Body.Close()
+		return errBodyTooLarge
+	}
+	buf, err := readBody(resp.Body, o.bufferMemory, o.MaxResponseBody)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("buffer response: %w", err)
+	}
+	resp.Body = &closingReader{readCloser: buf.reader(), buf: buf}
+	resp.ContentLength = buf.Len()
+	return nil
+}
+
+type closingReader struct {
+	readCloser
+	buf *spillBuffer
+}
+
+func (c *closingReader) Close() error { return c.buf.Close() }
+
+// retryTransport sends a request to its claimed target and, when the
+// connection is refused (nothing was sent, so it is safe), moves it to the
+// next target of the group.
+type retryTransport struct {
+	base *http.Transport
+}
+
+func newRetryTransport(responseTimeout time.Duration) *retryTransport {
+	return &retryTransport{base: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       60 * time.Second,
+		ResponseHeaderTimeout: responseTimeout,
+		ExpectContinueTimeout: time.Second,
+		// Bodies pass through as the client sent them.
+		DisableCompression: true,
+	}}
+}
+
+func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	a, _ := req.Context().Value(attemptKey{}).(*attempt)
+	for {
+		resp, err := rt.base.RoundTrip(req)
+		if err == nil || a == nil || !isDialError(err) || req.Context().Err() != nil {
+			return resp, err
+		}
+		rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+		if !rewindable || !a.next() {
+			return nil, err
+		}
+		retry := req.Clone(req.Context())
+		retry.URL.Host = a.claim.target.addr
+		retry.Header.Set("X-Kamal-Target", a.claim.target.addr)
+		if req.GetBody != nil {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			retry.Body = body
+		}
+		req = retry
+	}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
