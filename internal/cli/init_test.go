@@ -60,3 +60,22 @@ func TestInitWritesFilesAndRefusesToOverwrite(t *testing.T) {
 		t.Errorf("init --force did not replace config/deploy.yml")
 	}
 }
+
+// The files init writes must load as they are: a starting point that fails
+// validation would be the first error a new user meets.
+func TestInitOutputLoads(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := runFerry(t, dir, "init"); code != 0 {
+		t.Fatalf("init failed: %s", errOut)
+	}
+	out, errOut, code := runFerry(t, dir, "config")
+	if code != 0 {
+		t.Fatalf("config of the init template failed: %s", errOut)
+	}
+	if !strings.Contains(out, "service: my-app") || !strings.Contains(errOut, "no git commit") {
+		t.Errorf("unexpected config output:\n%s\nstderr:\n%s", out, errOut)
+	}
+	if out, errOut, code := runFerry(t, dir, "secrets", "print"); code != 0 {
+		t.Errorf("secrets print on the init template failed: %s%s", out, errOut)
+	}
+}
