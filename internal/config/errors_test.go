@@ -530,7 +530,7 @@ aliases:
 		"config/deploy.yml":         "service: blog\nrequire_destination: true\nservers: [10.0.0.1]\nbuilder: {arch: amd64}\n",
 		"config/deploy.staging.yml": "{}\n",
 	}, want: []string{`config/deploy.yml:2: require_destination: this configuration needs a destination; run again with -d DESTINATION (destinations with a file: staging)`}},
-	{name: "erb error", yaml: "service: <%= ENV.fetch(\"APP\") %>\n", want: []string{`render config/deploy.yml: config/deploy.yml:1:`, `APP`}},
+	{name: "erb error", yaml: "service: <%= ENV.fetch(\"APP\") %>\n", want: []string{`config/deploy.yml:1: `, `APP`}},
 }
 
 func TestErrorMessages(t *testing.T) {

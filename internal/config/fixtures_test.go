@@ -2,7 +2,10 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/ferry-deploy/ferry/internal/environ"
 )
 
 // fixture is a configuration under testdata/<name> and what its derived
@@ -431,6 +434,9 @@ func TestFixturesAllChecked(t *testing.T) {
 			continue
 		}
 		n++
+		if e.Name() == "fuzz" {
+			continue
+		}
 		if _, ok := fixtures[e.Name()]; !ok && e.Name() != "custom-config-path" {
 			t.Errorf("testdata/%s has no entry in fixtures", e.Name())
 		}
@@ -438,4 +444,38 @@ func TestFixturesAllChecked(t *testing.T) {
 	if n < 40 {
 		t.Errorf("only %d fixtures; want at least 40", n)
 	}
+}
+
+// -c points at another file; the destination file sits next to it with
+// the same stem, and Destinations finds it there.
+func TestCustomConfigFile(t *testing.T) {
+	dir := filepath.Join("testdata", "custom-config-path")
+	c, err := Load(LoadOptions{Dir: dir, ConfigFile: "deploy/app.yml", Destination: "beta", Env: environ.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "hosts from app.beta.yml", c.Role("web").HostNames(), []string{"10.0.0.2"})
+	eq(t, "file", c.File, "deploy/app.yml")
+	eq(t, "destinations", Destinations(filepath.Join(dir, "deploy/app.yml")), []string{"beta"})
+	abs, _ := filepath.Abs(filepath.Join(dir, "deploy/app.yml"))
+	c, err = Load(LoadOptions{Dir: dir, ConfigFile: abs, Env: environ.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "absolute path shown relative", c.File, "deploy/app.yml")
+}
+
+// KAMAL_DESTINATION is set in the environment only when -d is given.
+func TestKamalDestinationSet(t *testing.T) {
+	env := environ.New(nil)
+	if _, err := Load(LoadOptions{Dir: "testdata/destination-merge", Destination: "staging", Env: env}); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "set", env.Get("KAMAL_DESTINATION"), "staging")
+	env = environ.New(nil)
+	if _, err := Load(LoadOptions{Dir: "testdata/minimal-list", Env: env}); err != nil {
+		t.Fatal(err)
+	}
+	_, set := env.Lookup("KAMAL_DESTINATION")
+	eq(t, "unset", set, false)
 }

@@ -117,7 +117,8 @@ func loadFile(opts LoadOptions, path string) (*Node, error) {
 			},
 		})
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", name, err)
+			// An *erb.Error already reads "file:line: problem in <%= expr %>".
+			return nil, err
 		}
 	}
 	root, err := ParseYAML(name, []byte(text))
@@ -169,6 +170,14 @@ func destinationsHint(configPath string) string {
 
 // displayPath shows path relative to the project when it is inside it.
 func displayPath(dir, path string) string {
+	if filepath.IsAbs(path) != filepath.IsAbs(dir) {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
 	if rel, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return filepath.ToSlash(rel)
 	}

@@ -18,7 +18,7 @@ const scenarios = "../../../shared/scenarios"
 const masterKey = "5f1c8a3e9b7d4c2a6e0f1b3d5c7a9e2f"
 
 // copyScenario copies a scenario folder into a temporary, writable project.
-func copyScenario(t *testing.T, name string) string {
+func copyScenario(t testing.TB, name string) string {
 	t.Helper()
 	src := filepath.Join(scenarios, name)
 	if _, err := os.Stat(src); err != nil {
