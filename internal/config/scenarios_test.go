@@ -163,3 +163,24 @@ func TestSensitiveNames(t *testing.T) {
 		eq(t, name, sensitiveName.MatchString(name), want)
 	}
 }
+
+func TestRedactedURLPassword(t *testing.T) {
+	dir := writeProject(t, map[string]string{"config/deploy.yml": `service: blog
+servers: [10.0.0.1]
+builder:
+  arch: amd64
+  args:
+    MIRROR: https://ci:hunter2@gems.example.com/
+env:
+  DATABASE_URL: postgres://app:s3cret@db:5432/app
+  HOMEPAGE: https://example.com/a@b
+`})
+	c, err := Load(LoadOptions{Dir: dir, Env: environ.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := c.Redacted()
+	eq(t, "env url", scalar(red.Path("env.DATABASE_URL")), "postgres://app:[REDACTED]@db:5432/app")
+	eq(t, "arg url", scalar(red.Path("builder.args.MIRROR")), "https://ci:[REDACTED]@gems.example.com/")
+	eq(t, "no credentials", scalar(red.Path("env.HOMEPAGE")), "https://example.com/a@b")
+}

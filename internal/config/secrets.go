@@ -90,6 +90,9 @@ const Redaction = "[REDACTED]"
 
 var sensitiveName = regexp.MustCompile(`(?i)(KEY|SECRET|TOKEN|PASS|CREDENTIAL|PRIVATE)`)
 
+// urlPassword finds the password of a URL with credentials.
+var urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@`)
+
 // Redacted returns the merged tree with every secret value replaced, for
 // `ferry config` and anything else that prints configuration. Secret names
 // stay visible (they are references, not values); literal passwords,
@@ -107,8 +110,15 @@ func (c *Config) Redacted() *Node {
 			return
 		}
 		for _, kv := range n.Map {
-			if hide(kv.Key) && kv.Value.Kind != KindNull {
+			switch {
+			case hide(kv.Key) && kv.Value.Kind != KindNull:
 				kv.Value = redacted(kv.Value)
+			case kv.Value.Kind == KindScalar && urlPassword.MatchString(kv.Value.Scalar):
+				// DATABASE_URL: postgres://app:s3cret@db/app keeps its
+				// shape but loses the password.
+				v := *kv.Value
+				v.Scalar = urlPassword.ReplaceAllString(v.Scalar, "${1}"+Redaction+"@")
+				kv.Value = &v
 			}
 		}
 	}
