@@ -108,7 +108,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if _, err := docker(ctx, append(args, e.Network)...); err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
 	}
-	if e.DNS, err = e.startDNSRelay(ctx); err != nil {
+	if e.DNS, err = e.startDNSRelay(ctx, opts); err != nil {
 		return nil, err
 	}
 

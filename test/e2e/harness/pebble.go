@@ -64,9 +64,10 @@ func (e *Env) startPebble(ctx context.Context) (*Pebble, error) {
 		"-e", "PEBBLE_VA_NOSLEEP=1",
 		"-e", "PEBBLE_WFE_NONCEREJECT=0",
 	}
-	// Docker's embedded DNS knows the servers' *.test aliases.
+	// The relay knows the servers' names and gives each a wildcard
+	// (app.h1.test is h1), which Docker's DNS alone has not.
 	s, err := e.runContainer(ctx, "pebble", []string{"pebble.test"}, []int{pebbleACMEPort, pebbleMgmtPort}, extra,
-		e.Images.Pebble, "-config", "/config/pebble.json", "-dnsserver", "127.0.0.11:53")
+		e.Images.Pebble, "-config", "/config/pebble.json", "-dnsserver", e.DNS.IP+":53")
 	if err != nil {
 		return nil, fmt.Errorf("start pebble: %w", err)
 	}

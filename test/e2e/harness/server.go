@@ -22,8 +22,12 @@ type Server struct {
 
 // The flags known to work on this machine kind for a dockerd inside a
 // container; --privileged does not (see shared/reference/test-servers.md).
+// SYS_PTRACE on top: without it "docker exec" into an inner container whose
+// process is not root (the app runs as uid 1000, postgres as postgres) fails
+// with "error executing setns process", since opening another user's
+// /proc/PID/ns needs it.
 var serverRunFlags = []string{
-	"--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+	"--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
 	"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
 	"--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
 	"--tmpfs", "/var/lib/docker:exec", "--tmpfs", "/run:exec",

@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -23,6 +24,12 @@ import (
 const publicDir = "/rails/public"
 
 func main() {
+	// "app version" prints the version and exits: something for "docker
+	// exec" (ferry app exec) to run in an image that has no shell.
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		fmt.Println(readVersion())
+		return
+	}
 	addr := os.Getenv("APP_LISTEN")
 	if addr == "" {
 		addr = ":80"
