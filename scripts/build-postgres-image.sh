@@ -14,8 +14,6 @@ ENTRYPOINT="$root/test/e2e/images/postgres/docker-entrypoint.sh"
 IMAGE_REPO="ferry-e2e/postgres"
 PACKAGES="postgresql,gosu"
 HASH_FILES=("$0" "$here/lib/debian-image.sh" "$ENTRYPOINT")
-# docker import accepts no STOPSIGNAL: the official image's SIGINT (fast shutdown)
-# becomes SIGTERM (smart shutdown), which only waits longer for clients.
 IMPORT_CHANGES=(
 	--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	--change 'ENV PGDATA=/var/lib/postgresql/data'
@@ -25,6 +23,10 @@ IMPORT_CHANGES=(
 	--change 'ENTRYPOINT ["docker-entrypoint.sh"]'
 	--change 'CMD ["postgres"]'
 )
+# As the official image: SIGINT is PostgreSQL's fast shutdown. SIGTERM (smart)
+# waits for every client to leave, so "docker stop" with an app connected
+# would run into its timeout and SIGKILL. docker import cannot set this.
+EXTRA_DOCKERFILE='STOPSIGNAL SIGINT'
 
 customize_rootfs() {
 	local r="$1" bindir

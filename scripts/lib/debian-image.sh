@@ -8,6 +8,8 @@
 #   PACKAGES        comma-separated Debian packages for --include
 #   HASH_FILES      files whose content shapes the image (scripts, boot files)
 #   IMPORT_CHANGES  array of --change arguments for docker import
+#   EXTRA_DOCKERFILE  optional Dockerfile lines for what docker import cannot
+#                   set (STOPSIGNAL), built on top of the import (no pull)
 # and defines customize_rootfs ROOTFS, run after debootstrap, before trimming.
 # Then it calls build_debian_image; the tag is printed on stdout, logs go to
 # stderr.
@@ -104,9 +106,17 @@ build_debian_image() {
 	trim_rootfs "$rootfs"
 
 	img_log "docker import $tag"
+	local import_tag="$tag"
+	[ -z "${EXTRA_DOCKERFILE:-}" ] || import_tag="$tag-import"
 	tar --numeric-owner -C "$rootfs" -c . |
-		docker import "${IMPORT_CHANGES[@]}" - "$tag" >/dev/null ||
+		docker import "${IMPORT_CHANGES[@]}" - "$import_tag" >/dev/null ||
 		img_die "docker import $tag failed"
+	if [ -n "${EXTRA_DOCKERFILE:-}" ]; then
+		printf 'FROM %s\n%s\n' "$import_tag" "$EXTRA_DOCKERFILE" |
+			DOCKER_BUILDKIT=0 docker build -q -t "$tag" - >/dev/null ||
+			img_die "docker build $tag failed"
+		docker rmi "$import_tag" >/dev/null
+	fi
 	img_log "built $tag in $((SECONDS - t0))s"
 	printf '%s\n' "$tag"
 }

@@ -50,6 +50,7 @@ func BuildImages(ctx context.Context, logf func(string, ...any)) (*Images, error
 		return nil, err
 	}
 	built = im
+	pruneStaleImages(ctx, im)
 	return im, nil
 }
 
