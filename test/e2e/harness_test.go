@@ -100,11 +100,25 @@ func TestPebbleIssuesCertificateByHTTP01(t *testing.T) {
 	if err := s.WriteFile(ctx, "/root/e2e-ca.pem", string(env.CA.CertPEM)); err != nil {
 		t.Fatal(err)
 	}
+	// The client answers the challenge on the server's port 80, then serves
+	// the certificate on 443 for a minute.
 	start := time.Now()
-	out, err := s.Exec(ctx, "docker", "run", "--rm", "-p", "80:80", "-v", "/root/e2e-ca.pem:/ca.pem:ro",
-		env.Images.ACMEClient, "-directory", env.Pebble.DirectoryURL, "-ca", "/ca.pem", "-domain", "app.h1.test")
+	mustOK(t)(s.Exec(ctx, "docker", "run", "-d", "--name", "acme", "-p", "80:80", "-p", "443:443",
+		"-v", "/root/e2e-ca.pem:/ca.pem:ro", env.Images.ACMEClient, "-directory", env.Pebble.DirectoryURL,
+		"-ca", "/ca.pem", "-domain", "app.h1.test", "-serve-tls", ":443", "-serve-for", "60s"))
+	defer s.Exec(ctx, "docker", "rm", "-f", "acme")
+	var out string
+	err := waitUntil(ctx, 60*time.Second, func() error {
+		var err error
+		out, err = s.Exec(ctx, "docker", "logs", "acme") // stdout only: the PEM chain
+		if err == nil && !strings.Contains(out, "END CERTIFICATE") {
+			err = errors.New("no certificate yet")
+		}
+		return err
+	})
 	if err != nil {
-		t.Fatalf("obtain certificate: %v\npebble log:\n%s", err, env.Pebble.Logs(ctx))
+		logs, _ := s.Exec(ctx, "sh", "-c", "docker logs acme 2>&1")
+		t.Fatalf("obtain certificate: %v\n%s\npebble log:\n%s", err, logs, env.Pebble.Logs(ctx))
 	}
 	t.Logf("certificate for app.h1.test in %s", time.Since(start).Round(time.Millisecond))
 
@@ -136,6 +150,13 @@ func TestPebbleIssuesCertificateByHTTP01(t *testing.T) {
 	}
 	if _, err := chain[0].Verify(x509.VerifyOptions{DNSName: "app.h1.test", Roots: roots, Intermediates: inter}); err != nil {
 		t.Errorf("verify certificate against Pebble's root: %v", err)
+	}
+
+	// The HTTPS helper: SNI app.h1.test to h1's published 443, verified
+	// against Pebble's root.
+	status, body, err := s.Get(ctx, "https://app.h1.test/", rootPEM)
+	if err != nil || status != 200 || !strings.Contains(body, "sni=app.h1.test") {
+		t.Errorf("GET https://app.h1.test/ = %d %q %v", status, body, err)
 	}
 }
 

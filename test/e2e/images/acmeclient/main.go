@@ -30,6 +30,8 @@ func main() {
 	domain := flag.String("domain", "", "name to certify")
 	listen := flag.String("listen", ":80", "where to answer HTTP-01 challenges")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up after this long")
+	serveTLS := flag.String("serve-tls", "", "after obtaining it, serve the certificate on this address (e.g. :443)")
+	serveFor := flag.Duration("serve-for", 30*time.Second, "how long to serve with -serve-tls")
 	flag.Parse()
 	if *domain == "" {
 		log.Fatal("-domain is required")
@@ -37,27 +39,48 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	chain, err := obtain(ctx, *directory, *caFile, *domain, *listen)
+	chain, key, err := obtain(ctx, *directory, *caFile, *domain, *listen)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, der := range chain {
 		_ = pem.Encode(os.Stdout, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 	}
+	if *serveTLS != "" {
+		serve(*serveTLS, *serveFor, *domain, chain, key)
+	}
 }
 
-func obtain(ctx context.Context, directory, caFile, domain, listen string) ([][]byte, error) {
+// serve answers HTTPS with the new certificate for a while, so a test can
+// check what a client sees: the chain, the name, the SNI routing.
+func serve(addr string, d time.Duration, domain string, chain [][]byte, key *ecdsa.PrivateKey) {
+	srv := &http.Server{
+		Addr:              addr,
+		ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: key}}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "tls ok %s sni=%s\n", domain, r.TLS.ServerName)
+		}),
+	}
+	time.AfterFunc(d, func() { _ = srv.Close() })
+	log.Printf("serving %s on %s for %s", domain, addr, d)
+	if err := srv.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatalf("serve tls: %v", err)
+	}
+}
+
+func obtain(ctx context.Context, directory, caFile, domain, listen string) ([][]byte, *ecdsa.PrivateKey, error) {
 	httpClient, err := clientTrusting(caFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generate account key: %w", err)
+		return nil, nil, fmt.Errorf("generate account key: %w", err)
 	}
 	client := &acme.Client{Key: key, DirectoryURL: directory, HTTPClient: httpClient}
 	if _, err := client.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
-		return nil, fmt.Errorf("register account: %w", err)
+		return nil, nil, fmt.Errorf("register account: %w", err)
 	}
 
 	responses := &challengeResponses{byPath: map[string]string{}}
@@ -71,35 +94,35 @@ func obtain(ctx context.Context, directory, caFile, domain, listen string) ([][]
 
 	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(domain))
 	if err != nil {
-		return nil, fmt.Errorf("create order: %w", err)
+		return nil, nil, fmt.Errorf("create order: %w", err)
 	}
 	for _, authzURL := range order.AuthzURLs {
 		if err := solve(ctx, client, responses, authzURL); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	order, err = client.WaitOrder(ctx, order.URI)
 	if err != nil {
-		return nil, fmt.Errorf("wait for order: %w", err)
+		return nil, nil, fmt.Errorf("wait for order: %w", err)
 	}
 
 	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generate certificate key: %w", err)
+		return nil, nil, fmt.Errorf("generate certificate key: %w", err)
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
 	}, certKey)
 	if err != nil {
-		return nil, fmt.Errorf("create CSR: %w", err)
+		return nil, nil, fmt.Errorf("create CSR: %w", err)
 	}
 	// CreateCertFromOrder, not CreateOrderCert: Pebble's finalize answer has
 	// no Location header, which CreateOrderCert needs.
 	chain, _, err := client.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
-		return nil, fmt.Errorf("finalize order: %w", err)
+		return nil, nil, fmt.Errorf("finalize order: %w", err)
 	}
-	return chain, nil
+	return chain, certKey, nil
 }
 
 func solve(ctx context.Context, client *acme.Client, responses *challengeResponses, authzURL string) error {
