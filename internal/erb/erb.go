@@ -131,17 +131,29 @@ const supported = "ferry evaluates ENV[...], ENV.fetch(...), File.read(...)[/re/
 // Render evaluates the ERB template src and returns the rendered text.
 // Any error is an *Error.
 func Render(src string, opts Options) (string, error) {
+	out, _, err := RenderMapped(src, opts)
+	return out, err
+}
+
+// RenderMapped is Render that also says where each output line comes from:
+// lines[i] is the 1-based source line on which output line i+1 starts, and
+// len(lines) is strings.Count(out, "\n")+1. Trimming (-%>), tags spanning
+// several lines and comments make the output's lines drift from the
+// source's; the map lets later errors (YAML, validation) point at the line
+// the user wrote. Every line of an <%= %> tag's output, however many it
+// prints, maps to the line of the tag's "<%=". On error, lines is nil.
+func RenderMapped(src string, opts Options) (out string, lines []int, err error) {
 	t := &template{file: opts.File}
 	if err := t.scan(src); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	prog, err := t.parse()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ev := newEvaluator(t, opts)
 	if err := ev.run(prog); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return ev.out.String(), nil
+	return ev.out.String(), ev.lineMap(), nil
 }

@@ -120,10 +120,15 @@ type evaluator struct {
 	env      Env
 	out      strings.Builder
 	required map[string]bool
+	// lines[i] is the source line on which output line i+1 starts;
+	// lineOpen says the output ends with a newline (or is empty), so the
+	// next character written starts a line not yet in lines.
+	lines    []int
+	lineOpen bool
 }
 
 func newEvaluator(t *template, opts Options) *evaluator {
-	ev := &evaluator{t: t, opts: opts, env: opts.Env, required: map[string]bool{}}
+	ev := &evaluator{t: t, opts: opts, env: opts.Env, required: map[string]bool{}, lineOpen: true}
 	if ev.env == nil {
 		ev.env = mapEnv{}
 	}
@@ -146,7 +151,7 @@ func (ev *evaluator) run(prog []stmt) error {
 func (ev *evaluator) exec(s stmt) error {
 	switch s := s.(type) {
 	case *textStmt:
-		ev.out.WriteString(s.text)
+		ev.write(s.text, s.line, true)
 	case *outStmt:
 		if s.x == nil {
 			return nil
@@ -159,7 +164,7 @@ func (ev *evaluator) exec(s stmt) error {
 		if !ok {
 			return ev.fail(s.at, nil, "<%%= %%> can't print %s (Dotenv.load returns a Hash; call it in <%% %%>)", v.className())
 		}
-		ev.out.WriteString(str)
+		ev.write(str, s.line, false)
 	case *exprStmt:
 		_, err := ev.eval(s.x)
 		return err
@@ -176,6 +181,46 @@ func (ev *evaluator) exec(s stmt) error {
 		return ev.run(s.els)
 	}
 	return nil
+}
+
+// write appends s to the output and records where each output line it
+// starts comes from. Text is copied from the source, so its lines follow
+// the source's from line on (advance); an expression's output, however
+// many lines it has, all maps to its tag's line.
+func (ev *evaluator) write(s string, line int, advance bool) {
+	if s == "" {
+		return
+	}
+	if ev.lineOpen {
+		ev.lines = append(ev.lines, line)
+		ev.lineOpen = false
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if advance {
+			line++
+		}
+		if i == len(s) {
+			ev.lineOpen = true // the next write says where that line starts
+			break
+		}
+		ev.lines = append(ev.lines, line)
+	}
+	ev.out.WriteString(s)
+}
+
+// lineMap finishes the map once the output is complete: a last, empty line
+// (after a final newline) starts where the template ends.
+func (ev *evaluator) lineMap() []int {
+	if ev.lineOpen {
+		ev.lines = append(ev.lines, ev.t.endLine)
+		ev.lineOpen = false
+	}
+	return ev.lines
 }
 
 func (ev *evaluator) eval(x expr) (value, error) {

@@ -9,9 +9,10 @@ import (
 )
 
 // FuzzRender checks that no input makes Render panic or hang, that every
-// failure is an *Error that names a line, and that text without tags comes
-// back unchanged. Commands, Dotenv and file reads are stubbed: the fuzzer
-// must not run shells or read the machine's files.
+// failure is an *Error that names a line, that text without tags comes back
+// unchanged and that the line map fits the output. Commands, Dotenv and
+// file reads are stubbed: the fuzzer must not run shells or read the
+// machine's files.
 func FuzzRender(f *testing.F) {
 	for _, tc := range renderCases {
 		f.Add(tc.src)
@@ -51,7 +52,7 @@ func FuzzRender(f *testing.F) {
 				return nil, fs.ErrNotExist
 			},
 		}
-		out, err := Render(src, opts)
+		out, lines, err := RenderMapped(src, opts)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -71,5 +72,6 @@ func FuzzRender(f *testing.F) {
 		if !strings.Contains(src, "<%") && out != src {
 			t.Fatalf("text without tags changed: %q -> %q", src, out)
 		}
+		checkLineMap(t, src, out, lines)
 	})
 }

@@ -17,10 +17,14 @@ func posOf(t token) pos { return pos{seg: t.seg, line: t.line, off: t.off} }
 type (
 	stmt interface{}
 
-	textStmt struct{ text string }
-	outStmt  struct {
-		at pos
-		x  expr // nil for an empty <%= %>
+	textStmt struct {
+		text string
+		line int // source line of the text's first character
+	}
+	outStmt struct {
+		at   pos
+		line int  // source line of the tag's "<%=", for the line map
+		x    expr // nil for an empty <%= %>
 	}
 	exprStmt struct{ x expr }
 	ifStmt   struct {
@@ -392,13 +396,13 @@ func (p *parser) stmt() (stmt, error) {
 	switch {
 	case t.kind == tText:
 		p.next()
-		return &textStmt{text: t.text}, nil
+		return &textStmt{text: t.text, line: t.line}, nil
 	case t.kind == tOutStart:
 		p.next()
 		p.skipNewlines()
 		if p.peek().kind == tOutEnd {
 			p.next()
-			return &outStmt{at: posOf(t)}, nil // "<%= %>" prints nil.to_s
+			return &outStmt{at: posOf(t), line: t.line}, nil // "<%= %>" prints nil.to_s
 		}
 		x, err := p.stmtExpr()
 		if err != nil {
@@ -412,7 +416,7 @@ func (p *parser) stmt() (stmt, error) {
 			return nil, p.afterExpr(e, " (expected %>)")
 		}
 		p.next()
-		return &outStmt{at: x.where(), x: x}, nil
+		return &outStmt{at: x.where(), line: t.line, x: x}, nil
 	case t.kind == tIdent && (t.text == "if" || t.text == "unless"):
 		return p.ifStmt()
 	}

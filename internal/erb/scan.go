@@ -26,6 +26,9 @@ type segment struct {
 type template struct {
 	file string
 	segs []segment
+	// endLine is the source line of the end of the template (one more than
+	// the number of newlines in it).
+	endLine int
 }
 
 // fail builds an *Error located at a token of segment seg (seg < 0: no tag).
@@ -153,5 +156,6 @@ func (t *template) scan(src string) error {
 		scanStart = i
 	}
 	flush()
+	t.endLine = line
 	return nil
 }
