@@ -143,9 +143,13 @@ func buildGoImages(ctx context.Context, root, work, binDir string, im *Images) e
 		}
 		bins[name] = out
 	}
+	// Written aside and renamed: another test process may be reading it.
 	appBin := filepath.Join(binDir, "app")
-	if err := copyFile(bins["app"], appBin, 0o755); err != nil {
+	if err := copyFile(bins["app"], appBin+".new", 0o755); err != nil {
 		return err
+	}
+	if err := os.Rename(appBin+".new", appBin); err != nil {
+		return fmt.Errorf("install app binary: %w", err)
 	}
 	im.AppBinary = appBin
 

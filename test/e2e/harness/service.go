@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -66,17 +67,12 @@ func publishedPort(ctx context.Context, container string, port int) (int, error)
 	return n, nil
 }
 
-// Logs returns the container's output so far, for failure messages.
+// Logs returns the last 200 lines the container wrote, stdout and stderr
+// together, for failure messages.
 func (s *Service) Logs(ctx context.Context) string {
-	out, _ := dockerCombined(ctx, "logs", "--tail", "200", s.Container)
-	return out
-}
-
-func dockerCombined(ctx context.Context, args ...string) (string, error) {
-	// docker logs writes the container's stderr to its own stderr; fold them.
-	out, err := docker(ctx, args...)
+	out, err := exec.CommandContext(ctx, "docker", "logs", "--tail", "200", s.Container).CombinedOutput()
 	if err != nil {
-		return out + "\n" + err.Error(), err
+		return fmt.Sprintf("(docker logs %s: %v)\n%s", s.Container, err, out)
 	}
-	return out, nil
+	return string(out)
 }
