@@ -531,6 +531,75 @@ aliases:
 		"config/deploy.staging.yml": "{}\n",
 	}, want: []string{`config/deploy.yml:2: require_destination: this configuration needs a destination; run again with -d DESTINATION (destinations with a file: staging)`}},
 	{name: "erb error", yaml: "service: <%= ENV.fetch(\"APP\") %>\n", want: []string{`config/deploy.yml:1: `, `APP`}},
+
+	// After ERB: lines are the file's, whatever the tags did to the output.
+	{name: "erb: key after a trimmed code line", yaml: `<% ENV['REGION'] = 'eu' -%>
+service: blog
+servers: [10.0.0.1]
+builder:
+  arch: amd64
+  zzzzzz: 1
+`, want: []string{`config/deploy.yml:6: builder.zzzzzz: unknown key "zzzzzz"`}},
+	{name: "erb: key after a multi-line comment", yaml: `service: blog
+<%#
+  Hosts come from CI.
+  Keep them in sync with the load balancer.
+-%>
+servers: [10.0.0.1]
+buidler: {arch: amd64}
+`, want: []string{`config/deploy.yml:7: buidler: unknown key "buidler"; did you mean "builder"?`}},
+	{name: "erb: keys after several tags", yaml: `service: blog
+<% if ENV['NOPE'] -%>
+servers: [10.0.0.2]
+<% else -%>
+servers: [10.0.0.1]
+<% end -%>
+<%# two
+    lines %>
+builder:
+  arch: amd64
+  <%- if true -%>
+  contxt: .
+  <%- end -%>
+deploy_timeout: soon
+`, want: []string{
+		`config/deploy.yml:12: builder.contxt: unknown key "contxt"`,
+		`config/deploy.yml:14: deploy_timeout:`,
+	}},
+	{name: "erb: lines printed by one tag", files: map[string]string{
+		"config/deploy.yml": `service: blog
+<%= File.read("config/servers.yml") %>
+builder:
+  arch: amd64
+  zzzzzz: 1
+`,
+		"config/servers.yml": "servers: [10.0.0.1]\nbuidler: {arch: amd64}\n",
+	}, want: []string{
+		`config/deploy.yml:2: buidler: unknown key "buidler"`,
+		`config/deploy.yml:5: builder.zzzzzz: unknown key "zzzzzz"`,
+	}},
+	{name: "erb: destination file", files: map[string]string{
+		"config/deploy.yml": "service: blog\nservers: [10.0.0.1]\nbuilder: {arch: amd64}\n",
+		"config/deploy.staging.yml": `<%#
+  staging
+-%>
+proxy:
+  hots: <%= ENV['KAMAL_DESTINATION'] %>.example.com
+`,
+	}, dest: "staging", want: []string{`config/deploy.staging.yml:5: proxy.hots: unknown key "hots"`}},
+	// yaml.v3 names the line of the construct being parsed (here servers:,
+	// the line before the bad indentation); the number is translated to
+	// the file's line of that construct, as if the file had no ERB.
+	{name: "erb: yaml syntax error", yaml: `<%# a
+  comment -%>
+<% if true -%>
+service: blog
+servers: [10.0.0.1]
+  builder: {arch: amd64}
+<% end -%>
+`, want: []string{`parse config/deploy.yml: line 5: did not find expected key`}},
+	{name: "erb: yaml syntax error at the end", yaml: "<%# a\n  comment -%>\nservice: blog\nservers: [10.0.0.1\n<%# trailing\n  comment %>",
+		want: []string{`parse config/deploy.yml: line 3: did not find expected ',' or ']'`}},
 }
 
 func TestErrorMessages(t *testing.T) {

@@ -397,8 +397,11 @@ var fixtures = map[string]fixture{
 		eq(t, "destination in dest file", c.Proxy.Hosts, []string{"qa.blog.example.com"})
 		eq(t, "fetch block default", c.Builder.Arch, []string{"amd64"})
 		// A trimmed tag (-%>) swallows its newline, as in Ruby's ERB, so the
-		// YAML lines after it shift up by one.
-		eq(t, "trimmed comment line", c.Merged.Get("service").Pos.Line, 1)
+		// rendered YAML lines shift up by one; positions still name the line
+		// written in the file.
+		eq(t, "key after a trimmed comment", c.Merged.Get("service").Pos.Line, 2)
+		eq(t, "key after a trimmed if", c.Merged.Path("servers").List[1].Pos.Line, 6)
+		eq(t, "key after a trimmed end", c.Merged.Entry("env").KeyAt.Line, 8)
 	}},
 	"erb-file-read": {check: func(t *testing.T, c *Config) {
 		eq(t, "regex capture", c.Builder.Args.Map()["RUBY_VERSION"], "3.3.6")

@@ -104,8 +104,9 @@ func loadFile(opts LoadOptions, path string) (*Node, error) {
 	}
 	name := displayPath(opts.Dir, path)
 	text := string(data)
+	var lines lineMap // nil: positions are already the file's
 	if strings.Contains(text, "<%") {
-		text, err = erb.Render(text, erb.Options{
+		text, lines, err = erb.RenderMapped(text, erb.Options{
 			File: name,
 			Dir:  opts.Dir,
 			Env:  opts.Env,
@@ -121,7 +122,8 @@ func loadFile(opts LoadOptions, path string) (*Node, error) {
 			return nil, err
 		}
 	}
-	root, err := ParseYAML(name, []byte(text))
+	// ERB can add and remove lines; positions go back to the lines written.
+	root, err := parseYAML(name, []byte(text), lines)
 	if err != nil {
 		return nil, fmt.Errorf("parse %w", err)
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -129,24 +131,61 @@ func (n *Node) Clone() *Node {
 // ParseYAML turns a YAML document into a Node tree, resolving anchors,
 // aliases and merge keys (<<), and tagging every node with file.
 func ParseYAML(file string, data []byte) (*Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return &Node{Kind: KindMap, Pos: Pos{File: file, Line: 1}}, nil
-	}
-	return fromYAML(file, doc.Content[0], 0)
+	return parseYAML(file, data, nil)
 }
 
-func fromYAML(file string, y *yaml.Node, depth int) (*Node, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("%s:%d: nesting too deep (aliases referring to each other?)", file, y.Line)
+// lineMap translates a line of ERB's output to the line of the source file
+// it came from (lines[i] for output line i+1, as erb.RenderMapped gives
+// it). A nil map is the identity: the file skipped ERB.
+type lineMap []int
+
+func (m lineMap) source(line int) int {
+	if m == nil || line < 1 {
+		return line
 	}
-	pos := Pos{File: file, Line: y.Line, Col: y.Column}
+	if line > len(m) {
+		return m[len(m)-1]
+	}
+	return m[line-1]
+}
+
+// yamlErrLine finds the line numbers in yaml.v3's error messages
+// ("line 3: did not find expected key").
+var yamlErrLine = regexp.MustCompile(`\bline ([0-9]+)\b`)
+
+// parseYAML is ParseYAML for rendered text: every position, in nodes and in
+// syntax errors, is translated through lines back to the source file.
+func parseYAML(file string, data []byte, lines lineMap) (*Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if lines != nil {
+			msg = yamlErrLine.ReplaceAllStringFunc(msg, func(m string) string {
+				n, err := strconv.Atoi(strings.TrimPrefix(m, "line "))
+				if err != nil {
+					return m
+				}
+				return "line " + strconv.Itoa(lines.source(n))
+			})
+		}
+		return nil, fmt.Errorf("%s: %s", file, msg)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return &Node{Kind: KindMap, Pos: Pos{File: file, Line: lines.source(1)}}, nil
+	}
+	return fromYAML(file, lines, doc.Content[0], 0)
+}
+
+func fromYAML(file string, lines lineMap, y *yaml.Node, depth int) (*Node, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("%s:%d: nesting too deep (aliases referring to each other?)", file, lines.source(y.Line))
+	}
+	// Columns are left as rendered: ERB output on a line can shift them, but
+	// only lines are shown to the user.
+	pos := Pos{File: file, Line: lines.source(y.Line), Col: y.Column}
 	switch y.Kind {
 	case yaml.AliasNode:
-		n, err := fromYAML(file, y.Alias, depth+1)
+		n, err := fromYAML(file, lines, y.Alias, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +199,7 @@ func fromYAML(file string, y *yaml.Node, depth int) (*Node, error) {
 	case yaml.SequenceNode:
 		n := &Node{Kind: KindList, Pos: pos}
 		for _, c := range y.Content {
-			item, err := fromYAML(file, c, depth+1)
+			item, err := fromYAML(file, lines, c, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -173,7 +212,7 @@ func fromYAML(file string, y *yaml.Node, depth int) (*Node, error) {
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-				src, err := fromYAML(file, v, depth+1)
+				src, err := fromYAML(file, lines, v, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -181,13 +220,13 @@ func fromYAML(file string, y *yaml.Node, depth int) (*Node, error) {
 				continue
 			}
 			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("%s:%d: map keys must be plain strings", file, k.Line)
+				return nil, fmt.Errorf("%s:%d: map keys must be plain strings", file, lines.source(k.Line))
 			}
-			val, err := fromYAML(file, v, depth+1)
+			val, err := fromYAML(file, lines, v, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			n.set(&KeyValue{Key: k.Value, KeyAt: Pos{File: file, Line: k.Line, Col: k.Column}, Value: val})
+			n.set(&KeyValue{Key: k.Value, KeyAt: Pos{File: file, Line: lines.source(k.Line), Col: k.Column}, Value: val})
 		}
 		// Keys written next to "<<" win over merged ones.
 		for _, kv := range merged {
@@ -200,9 +239,9 @@ func fromYAML(file string, y *yaml.Node, depth int) (*Node, error) {
 		if len(y.Content) == 0 {
 			return &Node{Kind: KindNull, Pos: pos}, nil
 		}
-		return fromYAML(file, y.Content[0], depth+1)
+		return fromYAML(file, lines, y.Content[0], depth+1)
 	}
-	return nil, fmt.Errorf("%s:%d: unsupported YAML node", file, y.Line)
+	return nil, fmt.Errorf("%s:%d: unsupported YAML node", file, lines.source(y.Line))
 }
 
 func mergeSources(src *Node) []*KeyValue {
