@@ -145,10 +145,15 @@ func buildGoImages(ctx context.Context, root, work, binDir string, im *Images) e
 	}
 	// Written aside and renamed: another test process may be reading it.
 	appBin := filepath.Join(binDir, "app")
-	if err := copyFile(bins["app"], appBin+".new", 0o755); err != nil {
+	tmp, err := os.CreateTemp(binDir, "app-*")
+	if err != nil {
+		return fmt.Errorf("install app binary: %w", err)
+	}
+	tmp.Close()
+	if err := copyFile(bins["app"], tmp.Name(), 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(appBin+".new", appBin); err != nil {
+	if err := os.Rename(tmp.Name(), appBin); err != nil {
 		return fmt.Errorf("install app binary: %w", err)
 	}
 	im.AppBinary = appBin
