@@ -14,9 +14,10 @@ demo: build
 	$(GO) build -trimpath -o examples/hello/hello ./examples/hello
 	cd examples/hello && ../../$(BIN) config
 
-# What the tests need that a fresh machine lacks.
+# What the tests need that a fresh machine lacks (Docker engine, debootstrap,
+# hyperfine, Pebble, dotenvx), and a running dockerd.
 deps:
-	@command -v dotenvx >/dev/null || npm install -g @dotenvx/dotenvx
+	bash scripts/install-test-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -25,7 +26,12 @@ lint:
 unit:
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-test: deps lint build unit
+# End-to-end tests on real SSH + Docker servers (containers built here from
+# Debian packages); they run the binary built above.
+e2e: build
+	FERRY_E2E_SKIP_INSTALL=1 FERRY_BIN=$(CURDIR)/$(BIN) bash scripts/test-e2e.sh
+
+test: deps lint build unit e2e
 
 bench: build
 	bash bench/run.sh
