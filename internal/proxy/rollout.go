@@ -55,5 +55,17 @@ func (s *rolloutSplit) matches(r *http.Request) bool {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(v))
-	return uint64(h.Sum32())*100 < uint64(s.Percent)<<32
+	return uint64(mix32(h.Sum32()))*100 < uint64(s.Percent)<<32
+}
+
+// mix32 spreads FNV's output over all 32 bits (murmur3's finalizer):
+// FNV alone leaves the high bits of similar ids ("user-1", "user-2")
+// nearly equal, which would send them all to the same side of the split.
+func mix32(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return h
 }

@@ -324,6 +324,11 @@ func (st *serviceState) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	if resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// Streams pass through as they come; the limit still holds, by
+		// cutting the stream (the status is already sent by then).
+		if o.MaxResponseBody > 0 {
+			resp.Body = &limitedBody{ReadCloser: resp.Body, left: o.MaxResponseBody}
+		}
 		return nil
 	}
 	if o.MaxResponseBody > 0 && resp.ContentLength > o.MaxResponseBody {
@@ -346,6 +351,21 @@ type closingReader struct {
 }
 
 func (c *closingReader) Close() error { return c.buf.Close() }
+
+// limitedBody fails a streamed body once it passes its limit.
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	n, err := l.ReadCloser.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n + int(l.left), errBodyTooLarge
+	}
+	return n, err
+}
 
 // retryTransport sends a request to its claimed target and, when the
 // connection is refused (nothing was sent, so it is safe), moves it to the
