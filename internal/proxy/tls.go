@@ -33,10 +33,11 @@ type certManager struct {
 
 	mu   sync.Mutex
 	acme map[string]*autocert.Manager // by directory URL
+	http map[string]http.Handler      // HTTP-01 responders, by directory URL
 }
 
 func newCertManager(s *Server) (*certManager, error) {
-	cm := &certManager{srv: s, acme: map[string]*autocert.Manager{}}
+	cm := &certManager{srv: s, acme: map[string]*autocert.Manager{}, http: map[string]http.Handler{}}
 	if s.cfg.ACMECABundle != "" {
 		pem, err := os.ReadFile(s.cfg.ACMECABundle)
 		if err != nil {
@@ -90,7 +91,18 @@ func (cm *certManager) manager(dir string) *autocert.Manager {
 		Email:      cm.srv.cfg.ACMEEmail,
 	}
 	cm.acme[dir] = m
+	// autocert offers HTTP-01 only once its HTTP handler exists; create it
+	// now, because HTTP-01 is the challenge that works behind a CDN or a
+	// load balancer terminating TLS, where TLS-ALPN-01 cannot.
+	cm.http[dir] = m.HTTPHandler(http.NotFoundHandler())
 	return m
+}
+
+func (cm *certManager) challengeHandler(dir string) http.Handler {
+	cm.manager(dir)
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	return cm.http[dir]
 }
 
 // hostPolicy allows issuance only for hosts of a TLS service that uses
@@ -159,7 +171,7 @@ func (cm *certManager) httpHandler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		cm.manager(cm.directoryFor(o)).HTTPHandler(next).ServeHTTP(w, r)
+		cm.challengeHandler(cm.directoryFor(o)).ServeHTTP(w, r)
 	})
 }
 
