@@ -1,0 +1,11 @@
+// Package image builds the app image with the local docker CLI and gets it
+// onto servers.
+//
+// With no registry server (or a localhost:PORT one) ferry serves images
+// itself: an embedded OCI registry keeps blobs in the user's cache
+// directory, the local engine pushes into it (only new layers are stored),
+// and each server's engine pulls through an SSH remote port forward, so
+// only the layers a server lacks travel. With a real registry the usual
+// login, push and pull happen, credentials always in the Docker API's auth
+// header and never on a command line.
+package image
