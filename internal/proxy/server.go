@@ -43,6 +43,10 @@ type Config struct {
 	ACMECABundle  string // extra PEM roots to trust the ACME server (test CAs)
 	ACMEEmail     string
 
+	// ReadHeaderTimeout bounds how long a client may take to send request
+	// headers (slow-loris); 0 means 10s.
+	ReadHeaderTimeout time.Duration
+
 	AccessLog io.Writer // JSON lines; nil means stdout
 	Logger    *slog.Logger
 }
@@ -178,7 +182,7 @@ func addrOf(ln net.Listener) string {
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: orDefault(s.cfg.ReadHeaderTimeout, readHeaderTimeout),
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          s.errorLog,
 	}
