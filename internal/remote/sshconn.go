@@ -1,0 +1,106 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/crypto/ssh"
+)
+
+// dockerSocket is where Docker listens on hosts, as the docker CLI assumes.
+const dockerSocket = "/var/run/docker.sock"
+
+type sshConn struct {
+	name   string
+	t      target
+	client *ssh.Client
+	docker *client.Client
+	log    *Logger
+
+	closeOnce sync.Once
+	stop      chan struct{}
+}
+
+func newSSHConn(name string, t target, c *ssh.Client, opts PoolOptions) (*sshConn, error) {
+	s := &sshConn{name: name, t: t, client: c, log: opts.Logger, stop: make(chan struct{})}
+	// The Docker API runs over a stream-local channel to the socket on the
+	// host: no port exposed, no docker CLI needed on either side.
+	d, err := client.New(
+		client.WithHost("unix://"+dockerSocket),
+		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return c.DialContext(ctx, "unix", dockerSocket)
+		}),
+		client.WithAPIVersionNegotiation(),
+	)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("create docker client for %s: %w", name, err)
+	}
+	s.docker = d
+	go s.keepAlive(opts.KeepAlive)
+	return s, nil
+}
+
+func (s *sshConn) Host() string           { return s.name }
+func (s *sshConn) User() string           { return s.t.user }
+func (s *sshConn) Docker() *client.Client { return s.docker }
+
+func (s *sshConn) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.docker.Close()
+		s.client.Close()
+	})
+	return nil
+}
+
+// keepAlive sends keepalive@openssh.com every interval, as Kamal does, and
+// closes the connection when three in a row get no answer, so a dead host
+// fails the next operation instead of hanging it.
+func (s *sshConn) keepAlive(interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	missed := 0
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := s.client.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				return // the connection is gone; operations will say so
+			}
+			missed = 0
+		case <-time.After(interval):
+			missed++
+			if missed >= 3 {
+				s.client.Close()
+				return
+			}
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+func (s *sshConn) ListenRemote(ctx context.Context, addr string) (net.Listener, error) {
+	s.log.Command(s.name, fmt.Sprintf("ssh -R %s:… %s", addr, s.t.login()))
+	l, err := s.client.Listen("tcp", addr)
+	if err != nil {
+		return nil, &Error{Host: s.name, Kind: KindCommand, Err: err,
+			Reason: fmt.Sprintf("listen on %s on the host (SSH remote forward): %s", addr, sshErrText(err)),
+			Fix:    "allow TCP forwarding in the host's sshd_config (AllowTcpForwarding yes) and check the port is free"}
+	}
+	return l, nil
+}
