@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ferry-deploy/ferry/internal/proxy/proxycli"
 	"github.com/spf13/cobra"
 )
 
@@ -100,6 +101,7 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newConfigCommand(g),
 		newDocsCommand(g),
 		newSecretsCommand(g),
+		proxyServerCommand(),
 	)
 	return root
 }
@@ -112,4 +114,13 @@ func stdoutIsTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// proxyServerCommand is ferry's own proxy (the part kamal-proxy plays),
+// hidden from help: it runs inside the proxy container on each host and is
+// driven by ferry, or by hand with kamal-proxy's commands and flags.
+func proxyServerCommand() *cobra.Command {
+	cmd := proxycli.Command()
+	cmd.Hidden = true
+	return cmd
 }
