@@ -90,7 +90,23 @@ func pushEmbedded(ctx context.Context, docker *client.Client, e *Embedded, img I
 			log.Debug("", "untag "+tmp+": "+rmErr.Error())
 		}
 	}
+	dropDigestRefs(context.WithoutCancel(ctx), docker, img.Ref(), e.Addr()+"/")
 	return nil
+}
+
+// dropDigestRefs removes the name@digest references a push to the embedded
+// registry leaves on the local image: they name a port that is gone after
+// this run, and they keep an image alive after the user removes its tags.
+func dropDigestRefs(ctx context.Context, docker *client.Client, ref, prefix string) {
+	res, err := docker.ImageInspect(ctx, ref)
+	if err != nil {
+		return
+	}
+	for _, d := range res.RepoDigests {
+		if strings.HasPrefix(d, prefix) {
+			_, _ = docker.ImageRemove(ctx, d, client.ImageRemoveOptions{})
+		}
+	}
 }
 
 func pushRef(ctx context.Context, docker *client.Client, ref, auth string, log Logger) error {
