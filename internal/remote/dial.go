@@ -88,10 +88,9 @@ func (p *Pool) transport(ctx context.Context, t target) (net.Conn, error) {
 // resolver overwhelmed by many parallel lookups) with exponential backoff,
 // sshkit.dns_retries times.
 func (p *Pool) dialTCP(ctx context.Context, t target) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.opts.ConnectTimeout, Resolver: p.resolver}
-	backoff := 100 * time.Millisecond
+	backoff := p.dnsBackoff
 	for attempt := 0; ; attempt++ {
-		c, err := d.DialContext(ctx, "tcp", t.addr())
+		c, err := p.dialContext(ctx, "tcp", t.addr())
 		if err == nil {
 			return c, nil
 		}

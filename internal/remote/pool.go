@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -17,8 +18,11 @@ type Pool struct {
 	opts      PoolOptions
 	sshConfig *sshConfig
 	configErr error
-	resolver  *net.Resolver
-	sem       chan struct{}
+	// dialContext opens TCP connections; tests replace it to simulate DNS
+	// failures. dnsBackoff is the first wait before a DNS retry.
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	dnsBackoff  time.Duration
+	sem         chan struct{}
 
 	mu      sync.Mutex
 	conns   map[string]*entry
@@ -44,12 +48,13 @@ func NewPool(opts PoolOptions) *Pool {
 		opts.Logger = NewLogger(nil)
 	}
 	p := &Pool{
-		opts:     opts,
-		resolver: net.DefaultResolver,
-		sem:      make(chan struct{}, opts.SSHKit.MaxConcurrentStarts),
-		conns:    map[string]*entry{},
-		jumps:    map[string]*jumpConn{},
-		agents:   map[string]agent.ExtendedAgent{},
+		opts:        opts,
+		dialContext: (&net.Dialer{Timeout: opts.ConnectTimeout}).DialContext,
+		dnsBackoff:  100 * time.Millisecond,
+		sem:         make(chan struct{}, opts.SSHKit.MaxConcurrentStarts),
+		conns:       map[string]*entry{},
+		jumps:       map[string]*jumpConn{},
+		agents:      map[string]agent.ExtendedAgent{},
 	}
 	p.sshConfig, p.configErr = loadSSHConfig(opts.Home, opts.sshConfigFiles())
 	if p.configErr != nil {
