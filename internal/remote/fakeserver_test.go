@@ -242,7 +242,6 @@ func (s *syncBuffer) String() string {
 	return string(s.b)
 }
 
-
 func newEd25519(t *testing.T) ed25519.PrivateKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -1,0 +1,32 @@
+package remote
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"testing"
+)
+
+// TestMain lets the test binary act as a netcat for ProxyCommand tests:
+// FERRY_TEST_NETCAT=1 <binary> HOST PORT copies stdio to HOST:PORT.
+func TestMain(m *testing.M) {
+	if os.Getenv("FERRY_TEST_NETCAT") == "1" {
+		os.Exit(netcat(os.Args[len(os.Args)-2], os.Args[len(os.Args)-1]))
+	}
+	os.Exit(m.Run())
+}
+
+func netcat(host, port string) int {
+	c, err := net.Dial("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "netcat:", err)
+		return 1
+	}
+	go func() { io.Copy(c, os.Stdin); c.(*net.TCPConn).CloseWrite() }()
+	io.Copy(os.Stdout, c)
+	return 0
+}
+
+func osArgs0() string       { return os.Args[0] }
+func itoaPort(p int) string { return fmt.Sprint(p) }
