@@ -9,6 +9,7 @@ import (
 	"github.com/ferry-deploy/ferry/internal/appversion"
 	"github.com/ferry-deploy/ferry/internal/config"
 	"github.com/ferry-deploy/ferry/internal/environ"
+	"github.com/ferry-deploy/ferry/internal/remote"
 	"github.com/ferry-deploy/ferry/internal/secrets"
 )
 
@@ -18,6 +19,10 @@ type project struct {
 	dir string
 	env *environ.Env
 	cfg *config.Config
+
+	store        *secrets.Store // built once: secrets resolve at most once per command
+	remotes      *remote.Pool
+	preConnected bool
 }
 
 // loadProject reads the configuration named by the global flags. The app
@@ -51,13 +56,17 @@ func loadProject(g *Globals, needVersion bool) (*project, error) {
 
 // secrets returns the store for this project's secrets files.
 func (p *project) secrets() *secrets.Store {
-	return secrets.New(secrets.Options{
+	if p.store != nil {
+		return p.store
+	}
+	p.store = secrets.New(secrets.Options{
 		Dir:         p.dir,
 		Path:        p.cfg.SecretsPath,
 		Destination: p.cfg.Destination,
 		Env:         p.env,
 		NeededBy:    p.cfg.SecretReferences(),
 	})
+	return p.store
 }
 
 // explainMissingSecrets adds ferry's knowledge of the configuration to a

@@ -102,6 +102,9 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newDocsCommand(g),
 		newSecretsCommand(g),
 		proxyServerCommand(),
+		newServerCommand(g),
+		newBuildCommand(g),
+		newRegistryCommand(g),
 	)
 	return root
 }
