@@ -59,3 +59,8 @@ func shellSplit(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// SplitWords splits a command line into words the way inline `secrets`
+// commands are split (see shellSplit), for callers that run a command
+// given as one string without a shell.
+func SplitWords(s string) ([]string, error) { return shellSplit(s) }
