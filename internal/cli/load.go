@@ -65,6 +65,7 @@ func (p *project) secrets() *secrets.Store {
 		Destination: p.cfg.Destination,
 		Env:         p.env,
 		NeededBy:    p.cfg.SecretReferences(),
+		Inline:      p.inlineSecrets(),
 	})
 	return p.store
 }
