@@ -75,4 +75,20 @@ if ruby in res:
 else:
     print("\nKamal's CLI cannot be installed here (no RubyGems access), and Ruby was not available for its floor.")
 PY
+
+
+# Image delivery to three test servers (needs the e2e harness: Docker engine,
+# server image). Targets from issue 4: first delivery <= 0.5x the baseline,
+# one-layer redelivery <= 0.2x.
+bash scripts/install-test-deps.sh >/dev/null
+bash bench/delivery.sh >"$out/delivery.log" 2>&1 || { tail -30 "$out/delivery.log"; exit 1; }
+{
+  echo
+  echo "## Image delivery (~50 MB image to 3 servers; same run)"
+  echo
+  cat "$out/delivery.md"
+  echo
+  echo "Targets: first delivery at most 0.5x the baseline's time; redelivery with one changed layer at most 0.2x."
+} >> bench/REPORT.md
+
 cat bench/REPORT.md
