@@ -1,0 +1,155 @@
+package proxyhost
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-deploy/ferry/internal/proxy/api"
+	"github.com/ferry-deploy/ferry/internal/remote"
+)
+
+// Driver runs the proxy's control commands in the kamal-proxy container of
+// one host, through the Docker exec API: `ferry proxy-server deploy …` in
+// ferry's proxy, `kamal-proxy deploy …` in kamal-proxy. Each call returns
+// when the proxy has finished (a deploy after the health wait and drain).
+type Driver struct {
+	conn remote.Conn
+	// Log prints each command for -v; nil prints nothing.
+	Log *remote.Logger
+
+	mu     sync.Mutex
+	prefix []string // the proxy's command, found from the container
+}
+
+// NewDriver drives the proxy on conn's host.
+func NewDriver(conn remote.Conn) *Driver { return &Driver{conn: conn} }
+
+// CommandError is a proxy command that failed; Message is the proxy's own
+// explanation (for a deploy: the URL tried and what it answered).
+type CommandError struct {
+	Host     string
+	Command  string // "deploy app-web"
+	Message  string
+	ExitCode int
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("%s on %s: %s", e.Command, e.Host, e.Message)
+}
+
+// Deploy switches service to targets (host:port, usually container-id:port
+// on the kamal network) once they are healthy and the old ones drained.
+func (d *Driver) Deploy(ctx context.Context, service string, targets []string, opts DeployOptions) error {
+	_, err := d.run(ctx, "deploy "+service, append([]string{"deploy", service}, opts.Args(targets)...))
+	return err
+}
+
+// Remove drops service from the proxy at once.
+func (d *Driver) Remove(ctx context.Context, service string) error {
+	_, err := d.run(ctx, "remove "+service, []string{"remove", service})
+	return err
+}
+
+// Stop puts service in maintenance: 503 with message, after in-flight
+// requests finish (up to drainTimeout; 0 means the proxy's default).
+func (d *Driver) Stop(ctx context.Context, service string, drainTimeout time.Duration, message string) error {
+	args := []string{"stop", service}
+	if drainTimeout > 0 {
+		args = append(args, "--drain-timeout="+drainTimeout.String())
+	}
+	if message != "" {
+		args = append(args, "--message="+message)
+	}
+	_, err := d.run(ctx, "stop "+service, args)
+	return err
+}
+
+// Pause holds new requests of service (up to maxPause) while the
+// in-flight ones finish; Resume lets them through.
+func (d *Driver) Pause(ctx context.Context, service string, drainTimeout, maxPause time.Duration) error {
+	args := []string{"pause", service}
+	if drainTimeout > 0 {
+		args = append(args, "--drain-timeout="+drainTimeout.String())
+	}
+	if maxPause > 0 {
+		args = append(args, "--max-pause="+maxPause.String())
+	}
+	_, err := d.run(ctx, "pause "+service, args)
+	return err
+}
+
+// Resume returns a stopped or paused service to normal.
+func (d *Driver) Resume(ctx context.Context, service string) error {
+	_, err := d.run(ctx, "resume "+service, []string{"resume", service})
+	return err
+}
+
+// List returns the proxy's services with their targets and state. Only
+// ferry's proxy answers in JSON; kamal-proxy's table is not parsed.
+func (d *Driver) List(ctx context.Context) (api.ListResponse, error) {
+	var resp api.ListResponse
+	prefix, err := d.commandPrefix(ctx)
+	if err != nil {
+		return resp, err
+	}
+	if prefix[0] == KamalProxyName {
+		return resp, fmt.Errorf("list services on %s: the host runs kamal-proxy, whose list ferry does not read; `ferry proxy reboot` replaces it with ferry's proxy", d.conn.Host())
+	}
+	out, err := d.run(ctx, "list", []string{"list", "--json"})
+	if err != nil {
+		return resp, err
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return resp, fmt.Errorf("read the service list of %s: %w", d.conn.Host(), err)
+	}
+	return resp, nil
+}
+
+func (d *Driver) run(ctx context.Context, what string, args []string) ([]byte, error) {
+	prefix, err := d.commandPrefix(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmd := append(append([]string{}, prefix...), args...)
+	d.Log.Docker(d.conn.Host(), append([]string{"exec", ContainerName}, cmd...)...)
+	res, err := execIn(ctx, d.conn.Docker(), cmd)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", what, d.conn.Host(), err)
+	}
+	if res.ExitCode != 0 {
+		return nil, &CommandError{Host: d.conn.Host(), Command: what, Message: proxyMessage(res), ExitCode: res.ExitCode}
+	}
+	return res.Stdout, nil
+}
+
+// commandPrefix finds which proxy the container runs from its command:
+// ferry's answers to `ferry proxy-server`, kamal-proxy to `kamal-proxy`.
+func (d *Driver) commandPrefix(ctx context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.prefix != nil {
+		return d.prefix, nil
+	}
+	ct, err := inspectProxy(ctx, d.conn)
+	if err != nil {
+		return nil, fmt.Errorf("find the proxy on %s: %w", d.conn.Host(), err)
+	}
+	if !running(ct) {
+		return nil, fmt.Errorf("drive the proxy on %s: %w; start it with `ferry proxy boot`", d.conn.Host(), ErrNotRunning)
+	}
+	cmd := ct.Path
+	if cmd == "" && ct.Config != nil && len(ct.Config.Cmd) > 0 {
+		cmd = ct.Config.Cmd[0]
+	}
+	if strings.TrimSuffix(path.Base(cmd), ".exe") == KamalProxyName {
+		d.prefix = []string{KamalProxyName}
+	} else {
+		d.prefix = []string{"ferry", "proxy-server"}
+	}
+	return d.prefix, nil
+}
