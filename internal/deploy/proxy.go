@@ -1,0 +1,86 @@
+package deploy
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/ferry-deploy/ferry/internal/config"
+	"github.com/ferry-deploy/ferry/internal/proxyhost"
+	"github.com/ferry-deploy/ferry/internal/remote"
+)
+
+// This file is the only place that knows how the proxy on a host is
+// driven, so the deploy flow does not depend on its implementation.
+
+// ProxyDriver drives the proxy on one host. service is the app's prefix
+// (service-role[-destination]); targets are container-id:app_port.
+type ProxyDriver interface {
+	Deploy(ctx context.Context, service string, targets []string, role *config.Role) error
+	Remove(ctx context.Context, service string) error
+	Stop(ctx context.Context, service string, drain time.Duration, message string) error
+	Resume(ctx context.Context, service string) error
+}
+
+// ProxyFactory returns the driver for a host.
+type ProxyFactory func(conn remote.Conn) ProxyDriver
+
+// hostDriver adapts ferry's proxy driver (internal/proxyhost) to the
+// deploy code's needs.
+type hostDriver struct {
+	d   *proxyhost.Driver
+	cfg *config.Config
+}
+
+func (h hostDriver) Deploy(ctx context.Context, service string, targets []string, role *config.Role) error {
+	o := proxyhost.DeployOptionsFromConfig(h.cfg, role)
+	// Error pages are not uploaded by ferry yet; pointing the proxy at a
+	// directory that is not there would fail the deploy.
+	o.ErrorPages = ""
+	return h.d.Deploy(ctx, service, targets, o)
+}
+func (h hostDriver) Remove(ctx context.Context, service string) error {
+	return h.d.Remove(ctx, service)
+}
+func (h hostDriver) Stop(ctx context.Context, service string, drain time.Duration, message string) error {
+	return h.d.Stop(ctx, service, drain, message)
+}
+func (h hostDriver) Resume(ctx context.Context, service string) error {
+	return h.d.Resume(ctx, service)
+}
+
+// bootProxy boots the proxy on the hosts of conns.
+func (d *Deployer) bootProxy(ctx context.Context, conns map[string]remote.Conn) error {
+	var out io.Writer = io.Discard
+	if d.Out != nil && !d.Out.quiet {
+		out = d.Out.Writer()
+	}
+	return proxyhost.Boot(ctx, proxyhost.Options{Config: d.Cfg, Out: out, Log: d.Log}, conns)
+}
+
+func (d *Deployer) proxy(conn remote.Conn) ProxyDriver {
+	if d.Proxy != nil {
+		return d.Proxy(conn)
+	}
+	drv := proxyhost.NewDriver(conn)
+	drv.Log = d.Log
+	return hostDriver{d: drv, cfg: d.Cfg}
+}
+
+// ProxyHosts are the selected hosts that run a proxied role.
+func (d *Deployer) ProxyHosts() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range d.Sel.Roles {
+		if r.Proxy == nil {
+			continue
+		}
+		for _, h := range d.Sel.RoleHosts[r.Name] {
+			if !seen[h] {
+				seen[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
