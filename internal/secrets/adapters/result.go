@@ -126,6 +126,9 @@ func ParseObject(text string) (*Secrets, error) {
 // stringify turns a raw JSON value into a secret value: a string's
 // contents, or the compact JSON of anything else.
 func stringify(raw json.RawMessage) string {
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return "null" // JSON.dump(nil), where a plain unmarshal gives ""
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
 		return s
