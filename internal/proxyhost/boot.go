@@ -3,6 +3,7 @@ package proxyhost
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/api/types/container"
@@ -87,15 +88,19 @@ func stale(ct *container.InspectResponse, spec Spec) string {
 	return fmt.Sprintf("%s runs %s; `ferry proxy reboot` applies the config (a short outage while the container is replaced)", ContainerName, what)
 }
 
-// Reboot replaces the proxy container of host with one made from the
-// config: the image is put on the host first, so the proxy is down only
-// between the old container's stop and the new one's start. Requests
-// arriving then are refused: the listening sockets are not handed over.
-func (m *Manager) Reboot(ctx context.Context, host string) error {
-	if _, ok := m.conns[host]; !ok {
-		return fmt.Errorf("reboot the proxy on %s: not connected", host)
+// Reboot replaces the proxy containers of hosts (at once) with ones made
+// from the config: the image is put on each host first, so the proxy is
+// down only between the old container's stop and the new one's start.
+// Requests arriving then are refused: the listening sockets are not handed
+// over to the new container.
+func (m *Manager) Reboot(ctx context.Context, hosts []string) error {
+	for _, h := range hosts {
+		if _, ok := m.conns[h]; !ok {
+			return fmt.Errorf("reboot the proxy on %s: not connected", h)
+		}
 	}
-	return m.each("reboot the proxy", []string{host}, func(c remote.Conn) error {
+	return m.each("reboot the proxy", hosts, func(c remote.Conn) error {
+		host := c.Host()
 		if err := ensureNetwork(ctx, c, m.o.Log); err != nil {
 			return err
 		}
@@ -104,6 +109,10 @@ func (m *Manager) Reboot(ctx context.Context, host string) error {
 			return err
 		}
 		if err := ensureImage(ctx, c, spec, m.ownImage, m.o.Log); err != nil {
+			return err
+		}
+		old, err := inspectProxy(ctx, c)
+		if err != nil {
 			return err
 		}
 		if err := stopProxy(ctx, c, m.o.Log); err != nil {
@@ -116,6 +125,10 @@ func (m *Manager) Reboot(ctx context.Context, host string) error {
 			return err
 		}
 		m.say(host, "%s rebooted (%s)", ContainerName, spec.Image)
+		// Each ferry build brings its own image; the one replaced goes.
+		if old != nil && old.Config != nil && old.Config.Image != spec.Image && strings.HasPrefix(old.Config.Image, OwnRepository+":") {
+			removeImage(ctx, c, old.Config.Image, m.o.Log)
+		}
 		return nil
 	})
 }
