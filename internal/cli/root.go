@@ -105,6 +105,7 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newServerCommand(g),
 		newBuildCommand(g),
 		newRegistryCommand(g),
+		newProxyCommand(g),
 	)
 	return root
 }
