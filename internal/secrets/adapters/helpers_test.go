@@ -223,7 +223,7 @@ func TestRequiresAccount(t *testing.T) {
 }
 
 func TestShellEscapeRoundTrip(t *testing.T) {
-	for _, s := range []string{"", "plain", `{"A":"pa)ss $HOME 'q' \"d\" \\ `+"`x`"+`"}`, "multi\nline", "é ü ✓", evil} {
+	for _, s := range []string{"", "plain", `{"A":"pa)ss $HOME 'q' \"d\" \\ ` + "`x`" + `"}`, "multi\nline", "é ü ✓", evil} {
 		esc := ShellEscape(s)
 		out, err := exec.Command("sh", "-c", `printf '%s' `+esc).Output()
 		if err != nil || string(out) != s {
