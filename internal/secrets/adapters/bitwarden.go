@@ -41,9 +41,10 @@ func (a bitwarden) Fetch(ctx context.Context, r *Runner, req Request) (*Secrets,
 		if err := decode(data, &item, "bw get item "+it.item); err != nil {
 			return nil, err
 		}
+		// A bare item name means its login password, or else all its
+		// custom fields, as in Kamal; item/field names add single fields.
 		switch {
-		case len(it.fields) > 0:
-			err = item.addFields(out, it.item, it.fields)
+		case !it.whole:
 		case item.Login != nil && item.Login.Password != nil:
 			out.Set(it.item, *item.Login.Password)
 		case len(item.Fields) > 0:
@@ -56,6 +57,9 @@ func (a bitwarden) Fetch(ctx context.Context, r *Runner, req Request) (*Secrets,
 			err = fmt.Errorf("read %s from Bitwarden: it is not a login item and has no custom fields; name a field as %s/FIELD", it.item, it.item)
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := item.addFields(out, it.item, it.fields); err != nil {
 			return nil, err
 		}
 	}
@@ -127,6 +131,7 @@ func (bitwarden) bw(ctx context.Context, bw *cli, session string, args ...string
 
 type bwWanted struct {
 	item   string
+	whole  bool // asked for by itself, not only for fields
 	fields []string
 }
 
@@ -145,6 +150,8 @@ func bwItems(names []string) []*bwWanted {
 		}
 		if hasField {
 			w.fields = append(w.fields, field)
+		} else {
+			w.whole = true
 		}
 	}
 	return out
