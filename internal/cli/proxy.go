@@ -126,7 +126,7 @@ pre-proxy-reboot and post-proxy-reboot hooks run around each group of hosts.`,
 			defer s.close()
 			hosts := s.mgr.ProxyHosts()
 			if !yes {
-				ok, err := confirm(g, fmt.Sprintf("This replaces the proxy on %s, a brief outage on each. Are you sure?", strings.Join(hosts, ", ")))
+				ok, err := askYesNo(g, fmt.Sprintf("This replaces the proxy on %s, a brief outage on each. Are you sure?", strings.Join(hosts, ", ")))
 				if err != nil {
 					return err
 				}
@@ -160,8 +160,9 @@ pre-proxy-reboot and post-proxy-reboot hooks run around each group of hosts.`,
 	return cmd
 }
 
-// confirm asks a yes/no question on stdin; no answer (EOF) is no.
-func confirm(g *Globals, question string) (bool, error) {
+// askYesNo asks a yes/no question on stdin; no answer (EOF) is an error
+// that says how to confirm without a prompt.
+func askYesNo(g *Globals, question string) (bool, error) {
 	fmt.Fprintf(g.Stderr, "%s [y/N] ", question)
 	line, err := bufio.NewReader(g.Stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
