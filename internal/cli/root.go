@@ -34,11 +34,17 @@ type Globals struct {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	root := NewRoot(g)
+	// Config aliases (alias.go) become the commands they stand for.
+	args, err := expandAlias(root, args)
+	if err != nil {
+		fmt.Fprintln(stderr, "ERROR: "+err.Error())
+		return 1
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err = root.Execute()
 	if err == nil {
 		return 0
 	}
