@@ -112,6 +112,9 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newBuildCommand(g),
 		newRegistryCommand(g),
 		newProxyCommand(g),
+		newDeployCommand(g), newRedeployCommand(g), newSetupCommand(g), newRollbackCommand(g),
+		newRemoveCommand(g), newDetailsCommand(g), newAuditCommand(g), newAppCommand(g),
+		newLockCommand(g), newPruneCommand(g),
 	)
 	return root
 }
