@@ -78,3 +78,34 @@ else
 fi
 
 log "done"
+
+# --- secrets adapters: real vendor CLIs (internal/secrets/adapters) ---------
+# The adapter tests run aws, sops and age-keygen against local stand-ins and
+# skip without them. gcloud is used when present but not installed here (it
+# is large and comes from Google's own repository).
+SOPS_VERSION="${SOPS_VERSION:-v3.13.3}"
+AGE_VERSION="${AGE_VERSION:-v1.3.1}"
+if command -v aws >/dev/null 2>&1; then
+	log "aws: present"
+else
+	need_root_for awscli
+	log "apt-get install awscli"
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null \
+		|| die "apt-get install awscli failed"
+fi
+gobin="$(go env GOBIN)"
+[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+if [ -x "$gobin/sops" ] || command -v sops >/dev/null 2>&1; then
+	log "sops: present"
+else
+	log "go install sops@$SOPS_VERSION (about two minutes on a cold module cache)"
+	go install "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION" || die "go install sops failed"
+fi
+if [ -x "$gobin/age-keygen" ] || command -v age-keygen >/dev/null 2>&1; then
+	log "age-keygen: present"
+else
+	log "go install age-keygen@$AGE_VERSION"
+	go install "filippo.io/age/cmd/age-keygen@$AGE_VERSION" || die "go install age-keygen failed"
+fi
+log "secrets adapter tools: done"
