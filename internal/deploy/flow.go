@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-deploy/ferry/internal/hooks"
+	"github.com/ferry-deploy/ferry/internal/proxyhost"
 	"github.com/ferry-deploy/ferry/internal/remote"
 )
 
@@ -147,7 +148,57 @@ func (d *Deployer) Run(ctx context.Context, o FlowOptions) error {
 		}
 	}
 	d.Out.Info("", "%s %s in %s", o.Verb, o.Version, time.Since(start).Round(100*time.Millisecond))
+	for _, u := range d.URLs() {
+		d.Out.Info("", "Serving at %s", u)
+	}
 	return nil
+}
+
+// URLs are where the proxied roles answer: their proxy hosts, or each
+// server's address on the proxy's HTTP port.
+func (d *Deployer) URLs() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(u string) {
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	for _, r := range d.Sel.Roles {
+		if r.Proxy == nil {
+			continue
+		}
+		scheme := "http"
+		if r.Proxy.SSL {
+			scheme = "https"
+		}
+		prefix := "/"
+		if len(r.Proxy.PathPrefixes) > 0 {
+			prefix = r.Proxy.PathPrefixes[0]
+		}
+		if len(r.Proxy.Hosts) > 0 {
+			for _, h := range r.Proxy.Hosts {
+				add(scheme + "://" + h + prefix)
+			}
+			continue
+		}
+		for _, h := range d.Sel.RoleHosts[r.Name] {
+			addr := h
+			if i := strings.IndexByte(addr, '@'); i >= 0 {
+				addr = addr[i+1:]
+			}
+			if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+				addr = addr[:i]
+			}
+			run := proxyhost.RunFor(d.Cfg, h)
+			if run.HTTPPort != 0 && run.HTTPPort != 80 {
+				addr += ":" + strconv.Itoa(run.HTTPPort)
+			}
+			add("http://" + addr + prefix)
+		}
+	}
+	return out
 }
 
 // StopStale stops running containers of versions other than version (a
