@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -67,7 +68,27 @@ func LoadOwnImage() (*OwnImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find ferry's executable for the proxy image: %w", err)
 	}
+	if err := checkStatic(bin); err != nil {
+		return nil, err
+	}
 	return ownImageFrom(bin, runtime.GOARCH, readRoots())
+}
+
+// checkStatic refuses a dynamically linked ferry (built with cgo): the
+// image has no base, so no C library for it to load, and the container
+// would die at once with a confusing "no such file or directory".
+func checkStatic(bin string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("read ferry's executable for the proxy image: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("assemble the proxy image: %s is dynamically linked (built with cgo), and the image has no C library; build ferry with CGO_ENABLED=0 (as make build does)", bin)
+		}
+	}
+	return nil
 }
 
 func readRoots() []byte {
