@@ -71,7 +71,7 @@ func TestProxyOnServer(t *testing.T) {
 
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"config/deploy.yml":               pxConfig,
+		"config/deploy.yml":              pxConfig,
 		".kamal/hooks/pre-proxy-reboot":  pxHook,
 		".kamal/hooks/post-proxy-reboot": pxHook,
 	} {
