@@ -23,7 +23,9 @@ func netcat(host, port string) int {
 		fmt.Fprintln(os.Stderr, "netcat:", err)
 		return 1
 	}
-	go func() { io.Copy(c, os.Stdin); c.(*net.TCPConn).CloseWrite() }()
+	// No half-close at stdin's end: the fake server's forwards close both
+	// ways on the first EOF. The copy back ends when the peer closes.
+	go io.Copy(c, os.Stdin)
 	io.Copy(os.Stdout, c)
 	return 0
 }
