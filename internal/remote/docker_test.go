@@ -157,7 +157,7 @@ func TestListenRemote(t *testing.T) {
 	}()
 	// The fake host is this machine: dial the forwarded port "on the host".
 	res, err := conn.Run(context.Background(), Quote(osArgs0())+" 127.0.0.1 "+itoaPort(port)+" </dev/null",
-		RunOptions{Env: map[string]string{"FERRY_TEST_NETCAT": "1"}})
+		RunOptions{Env: map[string]string{"FERRY_TEST_NETCAT": "read"}})
 	if err != nil || string(res.Stdout) != "hello from the deploying machine\n" {
 		t.Fatalf("read through the forward: %q, %v", res.Stdout, err)
 	}

@@ -36,6 +36,9 @@ func startProxyCommand(command, addr string) (*proxyConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start proxy command: %w", err)
 	}
+	// A child of sh (sh does not always exec the last command) may keep the
+	// stderr pipe open after sh is killed: stop waiting for it after a while.
+	cmd.WaitDelay = 2 * time.Second
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = &limitedWriter{buf: stderr, max: 4096}
 	if err := cmd.Start(); err != nil {
