@@ -39,7 +39,9 @@ type CommandError struct {
 }
 
 func (e *CommandError) Error() string {
-	return fmt.Sprintf("%s on %s: %s", e.Command, e.Host, e.Message)
+	// The proxy often starts with the same words ("deploy app-web: …").
+	msg := strings.TrimPrefix(e.Message, e.Command+": ")
+	return fmt.Sprintf("%s on %s: %s", e.Command, e.Host, msg)
 }
 
 // Deploy switches service to targets (host:port, usually container-id:port

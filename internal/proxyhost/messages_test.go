@@ -83,3 +83,10 @@ func TestLineWriterGrep(t *testing.T) {
 		t.Error("literal fallback")
 	}
 }
+
+func TestCommandErrorSaysTheCommandOnce(t *testing.T) {
+	err := &CommandError{Host: "web1", Command: "deploy app-web", Message: "deploy app-web: target failed to become healthy"}
+	if err.Error() != "deploy app-web on web1: target failed to become healthy" {
+		t.Errorf("got %q", err)
+	}
+}
