@@ -6,8 +6,16 @@ import (
 	"os"
 
 	"github.com/ferry-deploy/ferry/internal/cli"
+	"github.com/ferry-deploy/ferry/internal/proxyhost"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// Inside ferry's proxy image the binary is also called kamal-proxy, so
+	// `docker exec kamal-proxy kamal-proxy deploy ...`, as Kamal drives its
+	// proxy, reaches ferry's proxy commands.
+	if proxyhost.IsKamalProxyName(os.Args[0]) {
+		args = append([]string{"proxy-server"}, args...)
+	}
+	os.Exit(cli.Main(args, os.Stdin, os.Stdout, os.Stderr))
 }
