@@ -78,7 +78,9 @@ func (b *bootstrapper) run(ctx context.Context) (Conn, error) {
 	if !f.yes("root") {
 		sudo = "sudo -n "
 	}
-	if !f.yes("docker") || !f.yes("sock") {
+	// A socket left by a daemon that died answers nothing: start it too.
+	down := !f.yes("sock") || (f.yes("access") && ping(ctx, c) != nil)
+	if !f.yes("docker") || down {
 		if !f.yes("root") && !f.yes("sudo") {
 			return nil, &Error{Host: b.host, Kind: KindBootstrap,
 				Reason: fmt.Sprintf("Docker is not installed (or not running) on %s and user %s cannot install it: not root, no password-less sudo", b.host, f["user"]),
@@ -159,16 +161,30 @@ func (b *bootstrapper) install(ctx context.Context, c Conn, sudo string, apt boo
 	return nil
 }
 
-// start starts the daemon when its socket is missing and waits for it.
+// start starts the daemon unless it answers, with systemd, then the init
+// script, then by hand for hosts with no init system (containers), and
+// waits for it to answer.
 func (b *bootstrapper) start(ctx context.Context, c Conn, sudo string) error {
-	cmd := `[ -S ` + dockerSocket + ` ] || { ` + sudo + `systemctl enable --now docker 2>/dev/null || ` + sudo + `service docker start; }
-i=0; while [ ! -S ` + dockerSocket + ` ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done; [ -S ` + dockerSocket + ` ]`
+	b.out("starting Docker")
+	cmd := `answers() { ` + sudo + `docker info >/dev/null 2>&1; }
+if ! answers; then
+  if command -v systemctl >/dev/null 2>&1 && ` + sudo + `systemctl enable --now docker; then :
+  elif command -v service >/dev/null 2>&1 && ` + sudo + `service docker start; then :
+  else ` + sudo + `sh -c '(setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &)'; fi
+fi
+i=0; while ! answers && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done; answers || { echo "dockerd did not answer within 30 s" >&2; exit 1; }`
 	if _, err := c.Run(ctx, cmd, RunOptions{}); err != nil {
 		return &Error{Host: b.host, Kind: KindBootstrap, Err: err,
 			Reason: fmt.Sprintf("Docker is installed on %s but did not start: %s", b.host, failure(err)),
-			Fix:    fmt.Sprintf("look at the daemon's log on %s: journalctl -u docker", b.host)}
+			Fix:    fmt.Sprintf("look at the daemon's log on %s: journalctl -u docker (or /var/log/dockerd.log)", b.host)}
 	}
 	return nil
+}
+
+// ping asks the engine for its API version.
+func ping(ctx context.Context, c Conn) error {
+	_, err := c.Docker().Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	return err
 }
 
 // failure is the last stderr line of a failed command, or the error.

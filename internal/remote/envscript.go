@@ -26,7 +26,8 @@ func envWrapper(cmd string) string {
 // envFileWrapper runs cmd after sourcing and removing the env file at path
 // (used with a PTY, where stdin is the terminal and would echo the script).
 func envFileWrapper(path, cmd string) string {
-	script := `. "$1"; rm -f "$1"; unset ferry_v; eval "$2"`
+	// "./" since "." searches PATH for a bare name.
+	script := `. "./$1"; rm -f "./$1"; unset ferry_v; eval "$2"`
 	return "sh -c " + Quote(script) + " ferry " + Quote(path) + " " + Quote(cmd)
 }
 

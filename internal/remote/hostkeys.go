@@ -104,6 +104,14 @@ func changedKeyError(t target, hostport string, got ssh.PublicKey, want []knownh
 		Fix: fmt.Sprintf("if the change is expected, run ssh-keygen -R '%s' -f %s and connect again (ferry records the new key)", host, w.Filename)}
 }
 
+// preferredHostKeyAlgos puts ED25519 first for hosts not yet known, as
+// OpenSSH does, so the key ferry records is the one ssh would show.
+var preferredHostKeyAlgos = []string{
+	ssh.KeyAlgoED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA,
+}
+
 // dummyKey never matches a real host key: checking it makes knownhosts list
 // the keys it has for a host.
 var dummyKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, 32)).Public())
@@ -114,11 +122,11 @@ var dummyKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, 32)).Publ
 func hostKeyAlgorithms(path, hostport string) []string {
 	check, err := knownHostsCallback(path)
 	if err != nil {
-		return nil
+		return preferredHostKeyAlgos
 	}
 	var ke *knownhosts.KeyError
-	if err := check(hostport, &net.TCPAddr{}, dummyKey); !errors.As(err, &ke) {
-		return nil
+	if err := check(hostport, &net.TCPAddr{}, dummyKey); !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return preferredHostKeyAlgos
 	}
 	var algos []string
 	seen := map[string]bool{}
