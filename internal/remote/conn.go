@@ -31,6 +31,9 @@ type Conn interface {
 	// a plain listener for the local target). "127.0.0.1:0" picks a port:
 	// read it from the listener's Addr.
 	ListenRemote(ctx context.Context, addr string) (net.Listener, error)
+	// Logger prints operations for -v: callers log each Docker API call as
+	// its docker command line with Logger().Docker(Host(), args...).
+	Logger() *Logger
 	Close() error
 }
 

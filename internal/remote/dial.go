@@ -61,7 +61,6 @@ func (p *Pool) handshake(ctx context.Context, t target, conn net.Conn) (*ssh.Cli
 func (p *Pool) transport(ctx context.Context, t target) (net.Conn, error) {
 	switch {
 	case t.proxyCommand != "":
-		p.opts.Logger.Printf("ssh -o ProxyCommand=%s %s", Quote(t.proxyCommand), t.login())
 		c, err := startProxyCommand(t.proxyCommand, t.addr())
 		if err != nil {
 			return nil, &Error{Kind: KindConfig, Err: err, Reason: err.Error(), Fix: "check ssh.proxy_command (or ProxyCommand in ~/.ssh/config)"}

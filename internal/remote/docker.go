@@ -44,7 +44,8 @@ func probeDocker(ctx context.Context, c Conn) (dockerFacts, error) {
 // CheckDocker pings the host's Docker engine (negotiating the API version)
 // and, when that fails, says why and what fixes it.
 func CheckDocker(ctx context.Context, c Conn) error {
-	_, err := c.Docker().Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	c.Logger().Docker(c.Host(), "version")
+	err := ping(ctx, c)
 	if err == nil {
 		return nil
 	}
@@ -91,6 +92,7 @@ func dockerError(host string, f dockerFacts, err error) *Error {
 // (builder.arch: amd64, arm64, or linux/amd64 forms); the host must match
 // one of want.
 func CheckArch(ctx context.Context, c Conn, want ...string) error {
+	c.Logger().Docker(c.Host(), "info", "--format", "{{.Architecture}}")
 	info, err := c.Docker().Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return fmt.Errorf("read docker info on %s: %w", c.Host(), err)

@@ -35,6 +35,7 @@ func newLocalConn(name string, opts PoolOptions) (*localConn, error) {
 func (l *localConn) Host() string           { return l.name }
 func (l *localConn) User() string           { return l.user }
 func (l *localConn) Docker() *client.Client { return l.docker }
+func (l *localConn) Logger() *Logger        { return l.log }
 func (l *localConn) Close() error           { return l.docker.Close() }
 
 func (l *localConn) Run(ctx context.Context, cmd string, opts RunOptions) (Result, error) {

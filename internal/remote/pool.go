@@ -182,7 +182,7 @@ func (p *Pool) open(ctx context.Context, host string) (Conn, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p.opts.Logger.Command(host, "ssh "+t.login()+" (connect)")
+	p.opts.Logger.Command(host, t.sshLine()+"  # connect")
 	client, err := p.dial(ctx, t)
 	<-p.sem
 	if err != nil {

@@ -48,6 +48,7 @@ func newSSHConn(name string, t target, c *ssh.Client, opts PoolOptions) (*sshCon
 func (s *sshConn) Host() string           { return s.name }
 func (s *sshConn) User() string           { return s.t.user }
 func (s *sshConn) Docker() *client.Client { return s.docker }
+func (s *sshConn) Logger() *Logger        { return s.log }
 
 func (s *sshConn) Close() error {
 	s.closeOnce.Do(func() {

@@ -137,19 +137,21 @@ func (s *sshConn) lost(err error) error {
 		Fix:    "check the host is up and reachable, then run the command again"}
 }
 
+func (s *sshConn) sshLine() string { return s.t.sshLine() }
+
 // sshLine is the ssh command a person would type to reach the host.
-func (s *sshConn) sshLine() string {
+func (t target) sshLine() string {
 	line := "ssh"
-	if s.t.port != 22 {
-		line += " -p " + strconv.Itoa(s.t.port)
+	if t.port != 22 {
+		line += " -p " + strconv.Itoa(t.port)
 	}
-	if len(s.t.jumps) > 0 {
-		line += " -J " + strings.Join(s.t.jumps, ",")
+	if len(t.jumps) > 0 {
+		line += " -J " + strings.Join(t.jumps, ",")
 	}
-	if s.t.proxyCommand != "" {
-		line += " -o ProxyCommand=" + Quote(s.t.proxyCommand)
+	if t.proxyCommand != "" {
+		line += " -o ProxyCommand=" + Quote(t.proxyCommand)
 	}
-	return line + " " + s.t.user + "@" + s.t.host
+	return line + " " + t.user + "@" + t.host
 }
 
 func randomSuffix() string {

@@ -172,6 +172,31 @@ func TestRemote(t *testing.T) {
 		}
 	})
 
+	t.Run("jump host: r2 reached through r1 (ssh.proxy)", func(t *testing.T) {
+		p := remote.NewPool(remote.PoolOptions{
+			SSH: config.SSH{User: "root", Port: 22, Proxy: "root@" + addr(r1),
+				Keys: []string{env.Key.PrivatePath}, KeysOnly: true},
+			Home:           t.TempDir(),
+			Getenv:         noAgent,
+			KnownHostsPath: env.KnownHostsPath, // lists r2 as r2.test too
+			Stderr:         &logWriter{t},
+			Logger:         remote.NewLogger(&logWriter{t}),
+		})
+		defer p.Close()
+		// r2.test:22 is resolved and dialled by r1, on the run's network.
+		c, err := p.Get(ctx, "r2.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Run(ctx, "hostname", remote.RunOptions{})
+		if err != nil || strings.TrimSpace(string(res.Stdout)) != "r2" {
+			t.Fatalf("hostname through the jump host: %q, %v", res.Stdout, err)
+		}
+		if err := remote.CheckDocker(ctx, c); err != nil {
+			t.Errorf("Docker through the jump host: %v", err)
+		}
+	})
+
 	t.Run("deploy outside the docker group, then bootstrap", func(t *testing.T) {
 		p := viaConfig(t)
 		c, err := p.Get(ctx, "deploy@r1.test")
@@ -303,6 +328,12 @@ func TestRemote(t *testing.T) {
 		}
 		waitUntilStopped(t, ctx, r2)
 		closed := closedLocalPort(t)
+		// Paused: the TCP connection is accepted (Docker's port proxy) but
+		// no SSH greeting ever comes.
+		if err := r1.Pause(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer r1.Unpause(ctx)
 		p, _ := direct(t, env.KnownHostsPath, env.Key.PrivatePath)
 		conns, err := p.Connect(ctx, []string{addr(r1), addr(r2), closed})
 		var he remote.HostErrors
@@ -315,10 +346,13 @@ func TestRemote(t *testing.T) {
 			}
 			return ""
 		}
-		if len(he) != 2 || kindOf(addr(r2)) != remote.KindUnreachable || kindOf(closed) != remote.KindUnreachable {
+		if len(he) != 3 || kindOf(addr(r1)) != remote.KindUnreachable || kindOf(addr(r2)) != remote.KindUnreachable || kindOf(closed) != remote.KindUnreachable {
 			t.Errorf("host errors: %v", err)
 		}
-		t.Logf("stopped sshd, and a port nothing listens on:\n%v", err)
+		if e := he.Host(addr(r1)); e == nil || !strings.Contains(e.Reason, "sent no SSH greeting within 5s") {
+			t.Errorf("paused host: %v", e)
+		}
+		t.Logf("a paused host, stopped sshd, and a port nothing listens on:\n%v", err)
 	})
 }
 
