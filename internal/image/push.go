@@ -67,10 +67,22 @@ func Push(ctx context.Context, docker *client.Client, reg Registry, e *Embedded,
 	return nil
 }
 
-// pushEmbedded tags the image with the registry's current address for the
-// push and drops that tag afterwards: the port changes from run to run and
-// such tags would pile up in the local engine.
+// pushEmbedded fills the embedded registry from the engine's image export
+// (see save.go), and pushes only when the export does not carry plain
+// layer tars.
 func pushEmbedded(ctx context.Context, docker *client.Client, e *Embedded, img Image, log Logger) error {
+	err := saveEmbedded(ctx, docker, e, img, log)
+	if !errors.Is(err, errSaveFormat) {
+		return err
+	}
+	log.Debug("", err.Error()+": pushing instead")
+	return dockerPushEmbedded(ctx, docker, e, img, log)
+}
+
+// dockerPushEmbedded tags the image with the registry's current address for
+// the push and drops that tag afterwards: the port changes from run to run
+// and such tags would pile up in the local engine.
+func dockerPushEmbedded(ctx context.Context, docker *client.Client, e *Embedded, img Image, log Logger) error {
 	for _, tag := range []string{img.Version, img.LatestTag} {
 		if tag == "" {
 			continue
