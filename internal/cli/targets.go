@@ -99,6 +99,14 @@ func (p *project) pool(g *Globals) *remote.Pool {
 	opts.Stderr = g.Stderr
 	if g.Verbose {
 		opts.Logger = remote.NewLogger(g.Stderr)
+		// -v prints each remote command; secret values that reach one (an
+		// env file's content, a registry password) are masked. Secrets that
+		// cannot be resolved here fail later, where they are needed.
+		if values, err := p.secrets().All(); err == nil {
+			for _, v := range values {
+				opts.Logger.Mask(v)
+			}
+		}
 	}
 	p.remotes = remote.NewPool(opts)
 	return p.remotes
