@@ -5,44 +5,10 @@ import (
 	"testing"
 )
 
-// bwDouble is a test double for the Bitwarden CLI: `bw status` prints the
-// status JSON (unauthenticated, locked, or unlocked when BW_SESSION holds
-// the key), `bw login --raw` and `bw unlock --raw` print the session key
-// when the simulated password is right, and `bw get item` prints item JSON
-// or "Not found." on stderr.
-const bwDouble = `
-unlocked() { [ -e "$DOUBLE_STATE/bw-unlocked" ] || [ "$BW_SESSION" = "key-1" ]; }
-case "$1" in
-status)
-	if [ ! -e "$DOUBLE_STATE/bw-logged-in" ]; then echo '{"serverUrl":null,"status":"unauthenticated"}'
-	elif unlocked; then echo '{"serverUrl":null,"userEmail":"me@example.com","status":"unlocked"}'
-	else echo '{"serverUrl":null,"userEmail":"me@example.com","status":"locked"}'; fi ;;
-login)
-	[ -e "$DOUBLE_STATE/bw-password-ok" ] || { echo "Username or password is incorrect. Try again." >&2; exit 1; }
-	touch "$DOUBLE_STATE/bw-logged-in"; echo "key-1" ;;
-unlock)
-	[ -e "$DOUBLE_STATE/bw-password-ok" ] || { echo "Invalid master password." >&2; exit 1; }
-	echo "key-1" ;;
-sync)
-	unlocked || { echo "Vault is locked." >&2; exit 1; }
-	echo "Syncing complete." ;;
-get)
-	unlocked || { echo "Vault is locked." >&2; exit 1; }
-	[ "$3" = "--" ] || { echo "double: expected -- before the item" >&2; exit 2; }
-	case "$4" in
-	db) echo '{"object":"item","type":1,"name":"db","login":{"username":"app","password":"pw\"1"},"fields":[{"name":"host","value":"db.internal","type":0}]}' ;;
-	api) echo '{"object":"item","type":2,"name":"api","notes":null,"secureNote":{"type":0},"fields":[{"name":"KEY","value":"k-1","type":1},{"name":"TOKEN","value":"t-2","type":1}]}' ;;
-	note) echo '{"object":"item","type":2,"name":"note","notes":"n","secureNote":{"type":0}}' ;;
-	*) echo "Not found." >&2; exit 1 ;;
-	esac ;;
-*) echo "double: unknown command $1" >&2; exit 2 ;;
-esac
-`
-
 func TestBitwardenDouble(t *testing.T) {
 	newBw := func(t *testing.T, state ...string) *bench {
 		b := newBench(t)
-		b.double("bw", bwDouble)
+		b.install("bw")
 		for _, s := range state {
 			b.setState(s, true)
 		}
@@ -104,33 +70,10 @@ func TestBitwardenDouble(t *testing.T) {
 	})
 }
 
-// bwsDouble is a test double for the Bitwarden Secrets Manager CLI: it
-// needs BWS_ACCESS_TOKEN to be "0.good", and prints secrets as JSON.
-const bwsDouble = `
-[ "$BWS_ACCESS_TOKEN" = "0.good" ] || { echo "Error: Access token is not in a valid format" >&2; exit 1; }
-case "$1 $2" in
-"project list") printf '%s\n' '[{"id":"p1","name":"app"}]' ;;
-"secret list")
-	if [ "$4" = "--" ]; then
-		[ "$5" = "p1" ] || { echo "Error: Resource not found" >&2; exit 1; }
-		printf '%s\n' '[{"id":"s1","key":"DB","value":"d\"b","projectId":"p1"}]'
-	else
-		printf '%s\n' '[{"id":"s1","key":"DB","value":"d\"b"},{"id":"s2","key":"KEY","value":"multi\nline"}]'
-	fi ;;
-"secret get")
-	case "$5" in
-	s1) printf '%s\n' '{"id":"s1","key":"DB","value":"d\"b"}' ;;
-	s2) printf '%s\n' '{"id":"s2","key":"KEY","value":"multi\nline"}' ;;
-	*) echo "Error: Resource not found" >&2; exit 1 ;;
-	esac ;;
-*) echo "double: unknown command" >&2; exit 2 ;;
-esac
-`
-
 func TestBitwardenSMDouble(t *testing.T) {
 	newBws := func(t *testing.T, token string) *bench {
 		b := newBench(t)
-		b.double("bws", bwsDouble)
+		b.install("bws")
 		if token != "" {
 			b.r.Env.Set("BWS_ACCESS_TOKEN", token)
 		}

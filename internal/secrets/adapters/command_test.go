@@ -9,12 +9,8 @@ import (
 func TestCommandAdapter(t *testing.T) {
 	b := newBench(t)
 	// vault-tool is a stand-in for any program that prints secrets.
-	b.double("vault-tool", `
-case "$1" in
-json) printf '%s\n' '{"db":{"password":"p w","port":5432},"api_key":"k$1"}' ;;
-get) case "$2" in DB) printf 'd\\b\n' ;; *) echo "vault-tool: no secret $2" >&2; exit 3 ;; esac ;;
-text) echo "not json" ;;
-esac`)
+	b.install("vault-tool")
+	b.setState("vault-tool-in", true)
 	t.Run("JSON, all and selected", func(t *testing.T) {
 		got, err := b.fetch("command", Request{From: "vault-tool json"})
 		wantSecrets(t, got, err, "db/password=p w", "db/port=5432", "api_key=k$1")
@@ -32,6 +28,12 @@ esac`)
 		wantErr(t, err, []string{"run vault-tool for X", "exited with code 3", "no secret X"})
 		_, err = b.fetch("command", Request{From: "vault-tool text"})
 		wantErr(t, err, []string{"not a JSON object", "put {} in the command"}, "not json")
+	})
+	t.Run("tool not logged in", func(t *testing.T) {
+		b.setState("vault-tool-in", false)
+		defer b.setState("vault-tool-in", true)
+		_, err := b.fetch("command", Request{Names: []string{"DB"}, From: "vault-tool get {}"})
+		wantErr(t, err, []string{"run vault-tool for DB", "exited with code 2", "not logged in"})
 	})
 	t.Run("no shell", func(t *testing.T) {
 		_, err := b.fetch("command", Request{Names: []string{evil}, From: "vault-tool get {}"})

@@ -2,38 +2,10 @@ package adapters
 
 import "testing"
 
-// dopplerDouble is a test double for the Doppler CLI: `doppler me` works
-// when logged in or with DOPPLER_TOKEN, and `doppler secrets get --json`
-// prints {NAME: {"computed": ...}}, failing on an unknown name.
-const dopplerDouble = `
-authed() { [ -e "$DOUBLE_STATE/doppler-in" ] || [ -n "$DOPPLER_TOKEN" ]; }
-case "$1" in
-me) authed || { echo "Doppler Error: you must provide a token" >&2; exit 1; }; echo '{"name":"me"}' ;;
-login) [ -e "$DOUBLE_STATE/doppler-can-login" ] || { echo "Doppler Error: login cancelled" >&2; exit 1; }; touch "$DOUBLE_STATE/doppler-in" ;;
-secrets)
-	authed || { echo "Doppler Error: you must provide a token" >&2; exit 1; }
-	shift 3
-	case "$DOPPLER_TOKEN" in
-	dp.st.*) ;;
-	*) [ "$1 $2" = "--project=app --config=prd" ] || { echo "Doppler Error: Could not find requested project" >&2; exit 1; }; shift 2 ;;
-	esac
-	[ "$1" = "--" ] || exit 2; shift
-	sep=""; printf '{'
-	for n in "$@"; do
-		case "$n" in
-		DB) printf '%s"DB":{"computed":"d$b","computedVisibility":"masked","note":""}' "$sep" ;;
-		KEY) printf '%s"KEY":{"computed":"k","note":""}' "$sep" ;;
-		*) echo "Doppler Error: Could not find requested secret: $n" >&2; exit 1 ;;
-		esac; sep=","
-	done; printf '}\n' ;;
-*) exit 2 ;;
-esac
-`
-
 func TestDopplerDouble(t *testing.T) {
 	newDoppler := func(t *testing.T, state ...string) *bench {
 		b := newBench(t)
-		b.double("doppler", dopplerDouble)
+		b.install("doppler")
 		for _, s := range state {
 			b.setState(s, true)
 		}

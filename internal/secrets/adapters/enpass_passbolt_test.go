@@ -5,25 +5,10 @@ import (
 	"testing"
 )
 
-// enpassDouble is a test double for enpass-cli: `-json -vault=DIR show
-// TITLE...` prints the matching entries, and fails when the vault cannot
-// be opened (a wrong master password).
-const enpassDouble = `
-[ "$1" = "-json" ] && [ "$3" = "show" ] || exit 2
-[ -e "$DOUBLE_STATE/enpass-unlocked" ] || { echo "level=fatal msg=\"could not open vault: invalid master password\"" >&2; exit 1; }
-[ "$2" = "-vault=/vaults/primary" ] || { echo "level=fatal msg=\"vault does not exist\"" >&2; exit 1; }
-shift 3; sep=""; printf '['
-for t in "$@"; do
-	case "$t" in
-	FooBar) printf '%s{"title":"FooBar","label":"DB","password":"p1","type":"password"},{"title":"FooBar","label":"","password":"p0","type":"password"},{"title":"FooBar","label":"KEY","password":"p2","type":"password"}' "$sep" ;;
-	esac; sep=","
-done; printf ']\n'
-`
-
 func TestEnpassDouble(t *testing.T) {
 	newEnpass := func(t *testing.T, unlocked bool) *bench {
 		b := newBench(t)
-		b.double("enpass-cli", enpassDouble)
+		b.install("enpass-cli")
 		b.setState("enpass-unlocked", unlocked)
 		return b
 	}
@@ -63,32 +48,10 @@ func TestEnpassDouble(t *testing.T) {
 	})
 }
 
-// passboltDouble is a test double for go-passbolt-cli: `verify` checks
-// the configuration, `list folders` and `list resources` take a CEL
-// --filter and print JSON. The double understands only the filters this
-// adapter writes, and reports any other as a CEL error.
-const passboltDouble = `
-case "$1 $2" in
-"verify ") [ -e "$DOUBLE_STATE/passbolt-ok" ] || { echo "Error: Checking Server: Fetching Server Key: Get \"https://pass.example\": dial tcp: connection refused" >&2; exit 1; }; echo "Server Verified" ;;
-"list folders")
-	case "$3" in
-	'--filter=Name == "infra" && FolderParentID == ""') printf '%s\n' '[{"id":"f1","folder_parent_id":"","name":"infra"}]' ;;
-	'--filter=Name == "db" && FolderParentID == "f1"') printf '%s\n' '[{"id":"f2","folder_parent_id":"f1","name":"db"}]' ;;
-	*) echo '[]' ;;
-	esac ;;
-"list resources")
-	f="$3"; sep=""; printf '['
-	case "$f" in *'Name == "ROOT"'*) printf '%s' '{"name":"ROOT","password":"r\"t"}'; sep="," ;; esac
-	case "$f" in *'(Name == "PG" && FolderParentID == "f2")'*) printf '%s%s' "$sep" '{"name":"PG","password":"pg"}' ;; esac
-	printf ']\n' ;;
-*) exit 2 ;;
-esac
-`
-
 func TestPassboltDouble(t *testing.T) {
 	newPassbolt := func(t *testing.T, ok bool) *bench {
 		b := newBench(t)
-		b.double("passbolt", passboltDouble)
+		b.install("passbolt")
 		b.setState("passbolt-ok", ok)
 		return b
 	}

@@ -2,21 +2,10 @@ package adapters
 
 import "testing"
 
-// gcloudDouble is a test double for the Google Cloud CLI, for the argument
-// vectors the real-CLI test cannot check without a second identity:
-// `auth list` shows one account and `secrets versions access` answers
-// with a base64 payload.
-const gcloudDouble = `
-case "$1 $2" in
-"auth list") printf '%s\n' '[{"account":"me@example.com","status":"ACTIVE"}]' ;;
-"secrets versions") printf '%s\n' '{"name":"projects/1/secrets/db/versions/1","payload":{"data":"cHc="}}' ;;
-*) exit 2 ;;
-esac
-`
-
 func TestGcpAccountDouble(t *testing.T) {
 	b := newBench(t)
-	b.double("gcloud", gcloudDouble)
+	b.install("gcloud")
+	b.setState("gcloud-in", true)
 	got, err := b.fetch("gcp", Request{Names: []string{"db"}, Account: "me@example.com|sa1@p.iam.gserviceaccount.com,sa2@p.iam.gserviceaccount.com"})
 	wantSecrets(t, got, err, "default/db=pw")
 	if !b.called("gcloud [secrets] [versions] [access] [latest] [--secret=db] [--account=me@example.com] [--impersonate-service-account=sa1@p.iam.gserviceaccount.com,sa2@p.iam.gserviceaccount.com] [--format=json]") {

@@ -11,14 +11,17 @@ import (
 	"testing"
 
 	"github.com/ferry-deploy/ferry/internal/environ"
+	"github.com/ferry-deploy/ferry/internal/secrets/adapters/adaptertest"
 )
 
 // The tests below drive most adapters through test doubles: small shell
 // scripts named like the vendor's tool (op, bw, bws, lpass, doppler,
-// enpass-cli, passbolt) that answer the way the vendor documents, record
-// every argument vector they receive, and keep state (signed in or not) in
-// files. aws, gcloud and sops are also tested with the real tools where
-// they are installed (see real_test.go).
+// enpass-cli, passbolt, gcloud, and vault-tool for the command adapter)
+// that answer the way the vendor documents, record every argument vector
+// they receive, and keep state (signed in or not) in files. They live in
+// adaptertest/doubles, shared with the command-line tests. aws, gcloud and
+// sops are also tested with the real tools where they are installed (see
+// real_test.go).
 
 // bench is a directory of doubles, an argument log and a Runner that finds
 // only the doubles and the basic Unix tools the scripts use.
@@ -57,39 +60,21 @@ func newBench(t *testing.T) *bench {
 	return b
 }
 
-// double writes an executable script named prog. The prelude logs the
-// argument vector as one line of [arg] groups.
-func (b *bench) double(prog, body string) {
+// install puts the shared test double for prog in the bench's bin.
+func (b *bench) install(prog string) {
 	b.t.Helper()
-	script := "#!/bin/sh\n" +
-		"# Test double for " + prog + ": follows the vendor's documented interface.\n" +
-		`{ printf '%s' "` + prog + `"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> "$DOUBLE_LOG"` + "\n" +
-		body + "\n"
-	if err := os.WriteFile(filepath.Join(b.bin, prog), []byte(script), 0o755); err != nil {
-		b.t.Fatal(err)
-	}
+	adaptertest.Install(b.t, b.bin, prog)
 }
 
 // setState creates or removes a flag file the doubles look at.
 func (b *bench) setState(name string, on bool) {
 	b.t.Helper()
-	p := filepath.Join(b.state, name)
-	if on {
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			b.t.Fatal(err)
-		}
-		return
-	}
-	_ = os.Remove(p)
+	adaptertest.SetState(b.t, b.state, name, on)
 }
 
 // calls returns the logged invocations.
 func (b *bench) calls() []string {
-	data, err := os.ReadFile(b.log)
-	if err != nil {
-		return nil
-	}
-	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return adaptertest.Calls(b.log)
 }
 
 // called reports whether an invocation was logged exactly.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ferry-deploy/ferry/internal/environ"
+	"github.com/ferry-deploy/ferry/internal/secrets/adapters/adaptertest"
 )
 
 // These tests run the vendors' real command-line tools (installed by
@@ -30,17 +31,7 @@ import (
 // realTool finds an installed tool, or skips the test.
 func realTool(t *testing.T, prog string) string {
 	t.Helper()
-	if p, err := exec.LookPath(prog); err == nil {
-		return p
-	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", prog)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skipf("%s is not installed (scripts/install-test-deps.sh installs it)", prog)
-	return ""
+	return adaptertest.RealTool(t, prog)
 }
 
 // realEnv is the process environment (the tools may be shims that need
@@ -63,56 +54,9 @@ func realEnv(t *testing.T, tool string, set map[string]string, unsetPrefixes ...
 	return env
 }
 
-// awsStandIn implements the one Secrets Manager call the adapter makes,
-// BatchGetSecretValue (JSON 1.1 protocol), and records the access key id
-// each request was signed with.
-type awsStandIn struct {
-	mu      sync.Mutex
-	keys    []string
-	secrets map[string]string
-}
-
-func (s *awsStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Amz-Target") != "secretsmanager.BatchGetSecretValue" {
-		http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	_, cred, _ := strings.Cut(auth, "Credential=")
-	key, _, _ := strings.Cut(cred, "/")
-	s.mu.Lock()
-	s.keys = append(s.keys, key)
-	s.mu.Unlock()
-	var req struct{ SecretIdList []string }
-	body, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, `{"__type":"InvalidRequestException"}`, http.StatusBadRequest)
-		return
-	}
-	type value struct {
-		ARN, Name, SecretString, VersionId string
-		CreatedDate                        float64
-	}
-	type failure struct{ SecretId, ErrorCode, Message string }
-	resp := struct {
-		SecretValues []value
-		Errors       []failure
-	}{SecretValues: []value{}, Errors: []failure{}}
-	for _, id := range req.SecretIdList {
-		v, ok := s.secrets[id]
-		if !ok {
-			resp.Errors = append(resp.Errors, failure{id, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."})
-			continue
-		}
-		resp.SecretValues = append(resp.SecretValues, value{"arn:aws:secretsmanager:us-east-1:1:secret:" + id, id, v, "v1", 1.7e9})
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(w).Encode(resp)
-}
-
 func TestAWSRealCLI(t *testing.T) {
 	aws := realTool(t, "aws")
-	stand := &awsStandIn{secrets: map[string]string{
+	stand := &adaptertest.AWSSecretsManager{Secrets: map[string]string{
 		"app/db":     `{"password":"p\"w","port":5432,"opts":{"ssl":true}}`,
 		"app/plain":  "not-json $x",
 		"app/number": "42",
@@ -150,9 +94,8 @@ func TestAWSRealCLI(t *testing.T) {
 	t.Run("--account is the profile", func(t *testing.T) {
 		got, err := run(base, Request{Names: []string{"app/plain"}, Account: "deploy"})
 		wantSecrets(t, got, err, "app/plain=not-json $x")
-		stand.mu.Lock()
-		last := stand.keys[len(stand.keys)-1]
-		stand.mu.Unlock()
+		keys := stand.Keys()
+		last := keys[len(keys)-1]
 		if last != "AKIDPROFILE" {
 			t.Errorf("signed with %q, want the deploy profile's key", last)
 		}
@@ -176,16 +119,8 @@ func TestAWSRealCLI(t *testing.T) {
 
 func TestSopsRealCLI(t *testing.T) {
 	sopsBin := realTool(t, "sops")
-	keygen := realTool(t, "age-keygen")
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "keys.txt")
-	if out, err := exec.Command(keygen, "-o", keyFile).CombinedOutput(); err != nil {
-		t.Fatalf("age-keygen: %v: %s", err, out)
-	}
-	pub, err := exec.Command(keygen, "-y", keyFile).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, recipient := adaptertest.AgeKey(t, realTool(t, "age-keygen"), dir)
 	files := map[string]string{
 		"secrets.yaml": "database:\n  password: \"p'w\\\"$x\"\n  port: 5432\napi_key: xyz\n",
 		"secrets.env":  "DB_PASSWORD=env-pw\nAPI_KEY=env-key\n",
@@ -193,22 +128,7 @@ func TestSopsRealCLI(t *testing.T) {
 	}
 	env := realEnv(t, sopsBin, map[string]string{"SOPS_AGE_KEY_FILE": keyFile}, "SOPS_")
 	for name, text := range files {
-		plain := filepath.Join(dir, "plain."+name)
-		if err := os.WriteFile(plain, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(sopsBin, "--encrypt", "--age", strings.TrimSpace(string(pub)), plain)
-		cmd.Env = env.List()
-		enc, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("sops --encrypt %s: %v", name, err)
-		}
-		if strings.Contains(string(enc), "env-pw") || strings.Contains(string(enc), "deep") {
-			t.Fatal("sops did not encrypt")
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), enc, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		adaptertest.SopsEncrypt(t, sopsBin, env.List(), recipient, filepath.Join(dir, name), text)
 	}
 	run := func(env *environ.Env, req Request) (*Secrets, error) {
 		a, _ := Lookup("sops")
