@@ -43,6 +43,11 @@ type Config struct {
 	ACMECABundle  string // extra PEM roots to trust the ACME server (test CAs)
 	ACMEEmail     string
 
+	// Listeners opened by someone else (the supervisor, which hands the
+	// same sockets to each proxy process it starts). When set, they are
+	// served instead of listening on the matching address.
+	HTTPListener, HTTPSListener, MetricsListener net.Listener
+
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (slow-loris); 0 means 10s.
 	ReadHeaderTimeout time.Duration
@@ -79,6 +84,15 @@ type Server struct {
 	httpLn, httpsLn, metricsLn, controlLn net.Listener
 	servers                               []*http.Server
 	httpsPort                             int
+
+	// draining is set when the process hands over to a successor: every
+	// response then carries Connection: close, so keep-alive clients move
+	// to new connections (accepted by the successor) after their current
+	// request instead of having an idle connection closed under them.
+	draining  atomic.Bool
+	closing   atomic.Bool // listeners closed on purpose; Serve's error is expected
+	idleConns sync.Map    // net.Conn -> http.ConnState, HTTP/1 connections of the public servers
+	idle      atomic.Int64
 }
 
 // Server timeouts. Headers must arrive promptly (slow-loris); idle
@@ -133,18 +147,24 @@ func (s *Server) Start() error {
 		s.log.Error("Could not restore saved routes; starting empty", "error", err)
 	}
 	var err error
-	if s.cfg.HTTPAddr != "" {
+	if s.cfg.HTTPListener != nil {
+		s.httpLn = s.cfg.HTTPListener
+	} else if s.cfg.HTTPAddr != "" {
 		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
 		}
+	}
+	if s.httpLn != nil {
 		srv := s.newHTTPServer(s.certs.httpHandler(http.HandlerFunc(s.ServeHTTP)))
 		s.serve(srv, s.httpLn)
 	}
-	if s.cfg.HTTPSAddr != "" {
-		ln, err := net.Listen("tcp", s.cfg.HTTPSAddr)
-		if err != nil {
-			s.Close()
-			return fmt.Errorf("listen for HTTPS on %s: %w", s.cfg.HTTPSAddr, err)
+	if s.cfg.HTTPSListener != nil || s.cfg.HTTPSAddr != "" {
+		ln := s.cfg.HTTPSListener
+		if ln == nil {
+			if ln, err = net.Listen("tcp", s.cfg.HTTPSAddr); err != nil {
+				s.Close()
+				return fmt.Errorf("listen for HTTPS on %s: %w", s.cfg.HTTPSAddr, err)
+			}
 		}
 		s.httpsPort = ln.Addr().(*net.TCPAddr).Port
 		srv := s.newHTTPServer(http.HandlerFunc(s.ServeHTTP))
@@ -156,11 +176,15 @@ func (s *Server) Start() error {
 		s.httpsLn = tls.NewListener(ln, srv.TLSConfig)
 		s.serve(srv, s.httpsLn)
 	}
-	if s.cfg.MetricsAddr != "" {
+	if s.cfg.MetricsListener != nil {
+		s.metricsLn = s.cfg.MetricsListener
+	} else if s.cfg.MetricsAddr != "" {
 		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
 			s.Close()
 			return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
 		}
+	}
+	if s.metricsLn != nil {
 		s.serve(&http.Server{Handler: s.metrics, ReadHeaderTimeout: readHeaderTimeout}, s.metricsLn)
 	}
 	if s.controlLn, err = listenControl(s.cfg.SocketPath); err != nil {
@@ -185,6 +209,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadHeaderTimeout: orDefault(s.cfg.ReadHeaderTimeout, readHeaderTimeout),
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          s.errorLog,
+		ConnState:         s.trackConn,
 	}
 	// HTTP/2 over TLS, and cleartext HTTP/2 (h2c with prior knowledge) for
 	// clients such as another proxy in front.
@@ -198,7 +223,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
 	s.servers = append(s.servers, srv)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.closing.Load() {
 			s.log.Error("Listener stopped", "addr", ln.Addr().String(), "error", err)
 		}
 	}()
@@ -223,9 +248,50 @@ func (s *Server) publicHTTPSPort() int {
 	return s.httpsPort
 }
 
+// trackConn counts idle keep-alive connections, so Drain knows when every
+// one of them has been told to close.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	prev, _ := s.idleConns.Load(c)
+	if prev == http.StateIdle {
+		s.idle.Add(-1)
+	}
+	if st == http.StateIdle {
+		s.idle.Add(1)
+	}
+	if st == http.StateClosed || st == http.StateHijacked {
+		s.idleConns.Delete(c)
+	} else {
+		s.idleConns.Store(c, st)
+	}
+}
+
+// Drain hands the proxy's traffic over to a successor that accepts on the
+// same sockets: it stops accepting at once (the successor takes the new
+// connections), marks every response Connection: close, and gives idle
+// keep-alive connections up to idleGrace to bring one more request (which
+// is answered, then the connection closed) before Shutdown closes those
+// left and waits for the requests in flight (bounded by ctx). Closing an
+// idle connection races with a client that is just sending on it, so the
+// grace keeps that to connections idle for idleGrace.
+func (s *Server) Drain(ctx context.Context, idleGrace time.Duration) error {
+	s.draining.Store(true)
+	s.closing.Store(true)
+	for _, ln := range []net.Listener{s.httpLn, s.httpsLn, s.metricsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	deadline := time.Now().Add(idleGrace)
+	for s.idle.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s.Shutdown(ctx)
+}
+
 // Shutdown stops accepting, lets requests in flight finish (bounded by
 // ctx), and stops health checks.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
 	var errs []error
 	for _, srv := range s.servers {
 		if err := srv.Shutdown(ctx); err != nil {
@@ -241,6 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops everything at once.
 func (s *Server) Close() {
+	s.closing.Store(true)
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
@@ -281,7 +348,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Request-ID", newRequestID())
 	}
 	r.Header.Set("X-Request-Start", "t="+strconv.FormatInt(start.UnixMilli(), 10))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, draining: &s.draining}
 	var info requestInfo
 	svc, prefix := s.table.Load().lookup(r.Host, r.URL.Path)
 	if svc == nil {
@@ -327,20 +394,31 @@ func newRequestID() string {
 // WebSockets) reach the real connection.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status   int
+	bytes    int64
+	draining *atomic.Bool // set: the response closes its connection
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.closeIfDraining()
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// closeIfDraining asks net/http to close the connection after this
+// response while the process hands over to its successor.
+func (w *statusWriter) closeIfDraining() {
+	if w.draining != nil && w.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.closeIfDraining()
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)

@@ -172,3 +172,19 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string { return e.Message }
+
+// Upgrade asks the supervisor to start a new proxy process (from
+// req.Binary, or the same binary) on the same sockets and drain the old
+// one. It returns once the old process has finished its requests.
+func (c *Client) Upgrade(ctx context.Context, req UpgradeRequest) (UpgradeResponse, error) {
+	var resp UpgradeResponse
+	err := c.call(ctx, http.MethodPost, "/"+Version+"/supervisor/upgrade", req, &resp)
+	return resp, err
+}
+
+// Status describes the supervisor and its proxy process.
+func (c *Client) Status(ctx context.Context) (SupervisorStatus, error) {
+	var resp SupervisorStatus
+	err := c.call(ctx, http.MethodGet, "/"+Version+"/supervisor", nil, &resp)
+	return resp, err
+}

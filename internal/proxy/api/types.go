@@ -154,3 +154,30 @@ type ListResponse struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// UpgradeRequest asks the supervisor of a proxy to replace the proxy
+// process with a new one on the same listening sockets: the new process
+// starts from Binary (empty: the binary running now, a plain restart),
+// and once it serves, the old one stops accepting and drains.
+type UpgradeRequest struct {
+	Binary string `json:"binary,omitempty"`
+	// InstallAs, if set, is where Binary is moved once the new process
+	// serves (the path the supervisor and `docker exec` run), so the next
+	// start of the container runs it too.
+	InstallAs string `json:"install_as,omitempty"`
+}
+
+// SupervisorStatus describes the supervisor and the proxy process it runs.
+type SupervisorStatus struct {
+	Supervisor int    `json:"supervisor_pid"`
+	PID        int    `json:"pid"`        // the serving proxy process; 0 while it restarts
+	Binary     string `json:"binary"`     // what it was started from
+	Generation int    `json:"generation"` // how many proxy processes were started
+	Restarts   int    `json:"restarts"`   // of those, restarts after a crash
+}
+
+// UpgradeResponse says which process serves now and which one drained.
+type UpgradeResponse struct {
+	SupervisorStatus
+	Previous int `json:"previous_pid,omitempty"`
+}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -42,6 +43,9 @@ else /tmp/ferry-proxy-<uid>/proxy.sock; --socket overrides all of them.`,
 	client := func() *api.Client { return api.NewClient(socket) }
 	root.AddCommand(
 		newRunCommand(&socket),
+		newServeCommand(&socket),
+		newUpgradeCommand(client),
+		newStatusCommand(client),
 		newDeployCommand(client),
 		newRemoveCommand(client),
 		newPauseCommand(client),
@@ -79,75 +83,243 @@ func envOr(cmd *cobra.Command, flag string) error {
 	return nil
 }
 
+// runFlags are the settings of `run`, shared by `serve` (the proxy
+// process a supervising `run` starts).
+type runFlags struct {
+	httpPort, httpsPort, metricsPort, publicHTTPSPort int
+	bind, stateDir, acmeDir, acmeCA, acmeEmail        string
+	debug                                             bool
+	drainTimeout                                      time.Duration
+}
+
+func (r *runFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&r.httpPort, "http-port", 80, "Port for plain HTTP (-1 disables); env HTTP_PORT")
+	f.IntVar(&r.httpsPort, "https-port", 443, "Port for HTTPS (-1 disables); env HTTPS_PORT")
+	f.IntVar(&r.metricsPort, "metrics-port", 0, "Port for Prometheus metrics (0 disables); env METRICS_PORT")
+	f.IntVar(&r.publicHTTPSPort, "public-https-port", 0, "HTTPS port clients use, for redirects, when it differs from --https-port (as behind a published container port)")
+	f.StringVar(&r.bind, "bind", "", "Address to listen on (default all interfaces)")
+	f.StringVar(&r.stateDir, "state-dir", "", "Directory for routes and certificates (default $XDG_CONFIG_HOME/ferry-proxy)")
+	f.StringVar(&r.acmeDir, "acme-directory", "", "ACME directory URL (default Let's Encrypt); env FERRY_PROXY_ACME_DIRECTORY")
+	f.StringVar(&r.acmeCA, "acme-ca-bundle", "", "PEM file of extra roots to trust the ACME server with (test CAs); env FERRY_PROXY_ACME_CA_BUNDLE")
+	f.StringVar(&r.acmeEmail, "acme-email", "", "Contact email for the ACME account")
+	f.BoolVar(&r.debug, "debug", false, "Log at debug level; env DEBUG")
+	f.DurationVar(&r.drainTimeout, "drain-timeout", proxy.DefaultChildDrainTimeout, "On restart, upgrade or stop: longest wait for requests in flight")
+}
+
+func (r *runFlags) fromEnv(cmd *cobra.Command) error {
+	for _, f := range []string{"http-port", "https-port", "metrics-port", "debug", "bind", "state-dir", "acme-directory", "acme-ca-bundle", "acme-email"} {
+		if err := envOr(cmd, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runFlags) logger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if r.debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func (r *runFlags) listen(port int) string {
+	if port < 0 {
+		return ""
+	}
+	return net.JoinHostPort(r.bind, strconv.Itoa(port))
+}
+
+func (r *runFlags) config(cmd *cobra.Command, socket string) proxy.Config {
+	out := syncWriter(cmd.OutOrStdout())
+	cfg := proxy.Config{
+		HTTPAddr:        r.listen(r.httpPort),
+		HTTPSAddr:       r.listen(r.httpsPort),
+		SocketPath:      socket,
+		StateDir:        r.stateDir,
+		PublicHTTPSPort: r.publicHTTPSPort,
+		ACMEDirectory:   r.acmeDir,
+		ACMECABundle:    r.acmeCA,
+		ACMEEmail:       r.acmeEmail,
+		AccessLog:       out,
+		Logger:          r.logger(out),
+	}
+	if r.metricsPort > 0 {
+		cfg.MetricsAddr = r.listen(r.metricsPort)
+	}
+	return cfg
+}
+
+// childArgs are the flags of `serve` that repeat this run's settings (the
+// sockets come from the supervisor, not from flags).
+func (r *runFlags) childArgs() []string {
+	a := []string{"proxy-server", "serve", "--drain-timeout=" + r.drainTimeout.String()}
+	add := func(flag, v string) {
+		if v != "" {
+			a = append(a, "--"+flag+"="+v)
+		}
+	}
+	add("state-dir", r.stateDir)
+	if r.publicHTTPSPort != 0 {
+		add("public-https-port", strconv.Itoa(r.publicHTTPSPort))
+	}
+	add("acme-directory", r.acmeDir)
+	add("acme-ca-bundle", r.acmeCA)
+	add("acme-email", r.acmeEmail)
+	if r.debug {
+		a = append(a, "--debug")
+	}
+	return a
+}
+
 func newRunCommand(socket *string) *cobra.Command {
-	var (
-		httpPort, httpsPort, metricsPort, publicHTTPSPort int
-		bind, stateDir, acmeDir, acmeCA, acmeEmail        string
-		debug                                             bool
-	)
+	var r runFlags
+	var inProcess bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Start the proxy and serve until interrupted",
-		Args:  cobra.NoArgs,
+		Long: `Start the proxy and serve until interrupted (SIGTERM or SIGINT drain it).
+
+run is a small supervisor: it holds the listening sockets and runs the proxy
+in a child process that inherits them. ` + "`ferry proxy-server upgrade`" + ` starts a new
+child (from a new binary, or the same one to restart) on the same sockets and
+drains the old one once the new one serves, so no request is dropped. A child
+that crashes is started again; connections wait on the sockets meanwhile.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, f := range []string{"http-port", "https-port", "metrics-port", "debug", "bind", "state-dir", "acme-directory", "acme-ca-bundle", "acme-email"} {
-				if err := envOr(cmd, f); err != nil {
+			if err := r.fromEnv(cmd); err != nil {
+				return err
+			}
+			cfg := r.config(cmd, *socket)
+			ctx, stop := signal.NotifyContext(ctxOf(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if inProcess {
+				srv, err := proxy.New(cfg)
+				if err != nil {
 					return err
 				}
-			}
-			level := slog.LevelInfo
-			if debug {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewJSONHandler(cmd.OutOrStdout(), &slog.HandlerOptions{Level: level}))
-			listen := func(port int) string {
-				if port < 0 {
-					return ""
+				if err := srv.Start(); err != nil {
+					return err
 				}
-				return net.JoinHostPort(bind, strconv.Itoa(port))
+				<-ctx.Done()
+				shutdown, cancel := context.WithTimeout(context.Background(), r.drainTimeout)
+				defer cancel()
+				return srv.Shutdown(shutdown)
 			}
-			cfg := proxy.Config{
-				HTTPAddr:        listen(httpPort),
-				HTTPSAddr:       listen(httpsPort),
-				SocketPath:      *socket,
-				StateDir:        stateDir,
-				PublicHTTPSPort: publicHTTPSPort,
-				ACMEDirectory:   acmeDir,
-				ACMECABundle:    acmeCA,
-				ACMEEmail:       acmeEmail,
-				AccessLog:       cmd.OutOrStdout(),
-				Logger:          logger,
-			}
-			if metricsPort > 0 {
-				cfg.MetricsAddr = listen(metricsPort)
-			}
-			srv, err := proxy.New(cfg)
+			sup, err := proxy.NewSupervisor(proxy.SupervisorConfig{
+				HTTPAddr:     cfg.HTTPAddr,
+				HTTPSAddr:    cfg.HTTPSAddr,
+				MetricsAddr:  cfg.MetricsAddr,
+				SocketPath:   *socket,
+				ChildArgs:    r.childArgs(),
+				DrainTimeout: r.drainTimeout + 15*time.Second,
+				Stdout:       cfg.AccessLog,
+				Stderr:       syncWriter(cmd.ErrOrStderr()),
+				Logger:       cfg.Logger,
+			})
 			if err != nil {
 				return err
 			}
-			if err := srv.Start(); err != nil {
+			if err := sup.Start(); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), r.drainTimeout+15*time.Second)
+			defer cancel()
+			return sup.Shutdown(shutdown)
+		},
+	}
+	r.add(cmd)
+	cmd.Flags().BoolVar(&inProcess, "no-supervisor", false, "Serve in this process, without a supervisor (no zero-drop restart or upgrade)")
+	return cmd
+}
+
+// syncWriter makes a writer safe for the supervisor's log and its
+// children's output copied in at the same time. Files are passed as they
+// are: children then write to them directly.
+func syncWriter(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok {
+		return f
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// newServeCommand is the proxy process under a supervising `run`.
+func newServeCommand(socket *string) *cobra.Command {
+	var r runFlags
+	cmd := &cobra.Command{
+		Use:    "serve",
+		Short:  "Serve on sockets handed down by `proxy-server run` (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := r.fromEnv(cmd); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(ctxOf(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			<-ctx.Done()
-			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return srv.Shutdown(shutdown)
+			return proxy.RunChild(ctx, r.config(cmd, *socket), r.drainTimeout)
 		},
 	}
-	f := cmd.Flags()
-	f.IntVar(&httpPort, "http-port", 80, "Port for plain HTTP (-1 disables); env HTTP_PORT")
-	f.IntVar(&httpsPort, "https-port", 443, "Port for HTTPS (-1 disables); env HTTPS_PORT")
-	f.IntVar(&metricsPort, "metrics-port", 0, "Port for Prometheus metrics (0 disables); env METRICS_PORT")
-	f.IntVar(&publicHTTPSPort, "public-https-port", 0, "HTTPS port clients use, for redirects, when it differs from --https-port (as behind a published container port)")
-	f.StringVar(&bind, "bind", "", "Address to listen on (default all interfaces)")
-	f.StringVar(&stateDir, "state-dir", "", "Directory for routes and certificates (default $XDG_CONFIG_HOME/ferry-proxy)")
-	f.StringVar(&acmeDir, "acme-directory", "", "ACME directory URL (default Let's Encrypt); env FERRY_PROXY_ACME_DIRECTORY")
-	f.StringVar(&acmeCA, "acme-ca-bundle", "", "PEM file of extra roots to trust the ACME server with (test CAs); env FERRY_PROXY_ACME_CA_BUNDLE")
-	f.StringVar(&acmeEmail, "acme-email", "", "Contact email for the ACME account")
-	f.BoolVar(&debug, "debug", false, "Log at debug level; env DEBUG")
+	r.add(cmd)
 	return cmd
+}
+
+func newUpgradeCommand(client func() *api.Client) *cobra.Command {
+	var req api.UpgradeRequest
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Restart the proxy, or upgrade it to a new binary, without dropping a request",
+		Long: `Ask the supervisor (` + "`proxy-server run`" + `) to start a new proxy process on the same
+listening sockets, from --binary or from the binary running now, and to drain
+the old process once the new one serves. Returns when the old process has
+finished its requests. If the new process cannot start, the old one keeps
+serving and the command fails with the reason.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := client().Upgrade(ctxOf(cmd), req)
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(resp)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Proxy process %d serves (%s); process %d drained\n", resp.PID, resp.Binary, resp.Previous)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&req.Binary, "binary", "", "Absolute path of the new proxy binary (default: the running one)")
+	cmd.Flags().StringVar(&req.InstallAs, "install-as", "", "Move --binary to this path once it serves, so later starts run it")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "Print the result as JSON")
+	return cmd
+}
+
+func newStatusCommand(client func() *api.Client) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the supervisor and the proxy process it runs (JSON)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := client().Status(ctxOf(cmd))
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
+		},
+	}
 }
 
 func newDeployCommand(client func() *api.Client) *cobra.Command {

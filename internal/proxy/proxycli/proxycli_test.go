@@ -15,6 +15,20 @@ import (
 	"github.com/ferry-deploy/ferry/internal/proxy/api"
 )
 
+// TestMain lets the test binary be the proxy process a supervising `run`
+// starts: it is called as `<test binary> proxy-server serve ...`.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "proxy-server" {
+		cmd := Command()
+		cmd.SetArgs(os.Args[2:])
+		if err := cmd.Execute(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
 	cmd := Command()
@@ -79,6 +93,21 @@ func TestCommands_DriveARunningProxy(t *testing.T) {
 	var list api.ListResponse
 	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Services) != 1 || list.Services[0].Targets[0].Health != "healthy" {
 		t.Fatalf("list --json: %q %v", out, err)
+	}
+	// A restart through the supervisor keeps the routes and the socket.
+	out, err = run(t, ctx, "upgrade", "--json")
+	var up api.UpgradeResponse
+	if err != nil || json.Unmarshal([]byte(out), &up) != nil || up.PID == 0 || up.Previous == 0 || up.PID == up.Previous || up.Generation != 2 {
+		t.Fatalf("upgrade: %q %v", out, err)
+	}
+	out, err = run(t, ctx, "list")
+	if err != nil || !strings.HasPrefix(out, "web\ta.test,b.test\t/\t"+target) {
+		t.Fatalf("list after upgrade: %q %v", out, err)
+	}
+	out, err = run(t, ctx, "status")
+	var st api.SupervisorStatus
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.PID != up.PID {
+		t.Fatalf("status: %q %v", out, err)
 	}
 	if _, err := run(t, ctx, "stop", "web", "--message", "Back soon"); err != nil {
 		t.Fatal(err)
