@@ -110,7 +110,7 @@ aliases:
 
 	// setup with v1.
 	commitVersion("v1", false)
-	mustFerry("setup", "-y")
+	mustFerry("setup")
 	for _, s := range []*harness.Server{d1, d2} {
 		if v := version(s); v != "v1" {
 			t.Fatalf("%s serves %q after setup, want v1", s.Name, v)
