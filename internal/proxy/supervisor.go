@@ -151,7 +151,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 			s.closeFiles()
 			return nil, fmt.Errorf("listen for %s on %s: %w", l.name, l.addr, err)
 		}
-		f, err := ln.(*net.TCPListener).File()
+		f, err := inheritable(ln.(*net.TCPListener), l.name)
 		ln.Close() // the duplicate in f keeps the socket open
 		if err != nil {
 			s.closeFiles()
@@ -167,6 +167,35 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	}
 	s.control = ctl
 	return s, nil
+}
+
+// inheritable duplicates a listening socket for children. Not with
+// TCPListener.File: os/exec passes a child such a file through Fd, which
+// puts the socket back in blocking mode, and the mode belongs to the socket
+// that every child shares, so a running child's accept would block in the
+// kernel (and its drain hang on it). A file made by os.NewFile from a
+// non-blocking descriptor keeps its mode.
+func inheritable(ln *net.TCPListener, name string) (*os.File, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(sfd uintptr) {
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		fd, dupErr = syscall.Dup(int(sfd))
+		if dupErr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, dupErr
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 func (s *Supervisor) closeFiles() {
@@ -263,6 +292,13 @@ func (s *Supervisor) startChild(binary string) (*child, error) {
 		err = fmt.Errorf("it did not serve within %s", s.cfg.ReadyTimeout)
 	}
 	if err != nil {
+		// A child that closed the pipe is most likely exiting: its exit
+		// status says more than the closed pipe.
+		select {
+		case <-c.exited:
+			err = fmt.Errorf("it exited: %v", c.err)
+		case <-time.After(time.Second):
+		}
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("start the proxy from %s: %w", binary, err)
 	}
