@@ -249,6 +249,15 @@ func TestRegistryChecksPassword(t *testing.T) {
 	defer cancel()
 	reg := env.Registry
 	h3, h1 := env.Server("h3"), env.Server("h1")
+	// The servers are shared with later tests, some of which check that
+	// nothing left credentials behind: log out again.
+	t.Cleanup(func() {
+		for _, s := range []interface {
+			Exec(context.Context, ...string) (string, error)
+		}{h1, h3} {
+			s.Exec(context.Background(), "docker", "logout", reg.Addr)
+		}
+	})
 	login := func(s interface {
 		ExecInput(context.Context, string, ...string) (string, error)
 	}, password string) (string, error) {

@@ -141,7 +141,7 @@ func TestImageDeliveryThroughAuthenticatedRegistry(t *testing.T) {
 		}
 		// Nothing was stored on the host: ferry sent the credentials with
 		// the pull only.
-		if out, _ := s.Exec(ctx, "sh", "-c", "cat /root/.docker/config.json 2>/dev/null"); strings.Contains(out, "auths") {
+		if out, _ := s.Exec(ctx, "sh", "-c", "cat /root/.docker/config.json 2>/dev/null"); strings.Contains(out, `"auth":`) {
 			t.Errorf("%s: credentials stored: %s", s.Name, out)
 		}
 	}
