@@ -33,7 +33,7 @@ $` + proxyhost.EnvACMECABundle + `; both are read on this machine at boot.`,
 		newProxyRebootCommand(g),
 		newProxySimpleCommand(g, "start", "Start the proxy containers", (*proxyhost.Manager).Start),
 		newProxySimpleCommand(g, "stop", "Stop the proxy containers (their hosts serve nothing until started)", (*proxyhost.Manager).Stop),
-		newProxySimpleCommand(g, "restart", "Stop and start the proxy containers", (*proxyhost.Manager).Restart),
+		newProxyRestartCommand(g),
 		newProxyDetailsCommand(g),
 		newProxyLogsCommand(g),
 		newProxyRemoveCommand(g),
@@ -109,13 +109,23 @@ func newProxyRebootCommand(g *Globals) *cobra.Command {
 	var rolling, yes bool
 	cmd := &cobra.Command{
 		Use:   "reboot",
-		Short: "Replace the proxy containers with new ones from the config (upgrades the proxy)",
-		Long: `Replaces kamal-proxy on each proxy host with a container made from the current
-config and this ferry's proxy image; routes and certificates are kept in the
-kamal-proxy-config volume. The new image is loaded first, but requests that
-arrive between the old container's stop and the new one's start are refused:
-a brief outage on each host. --rolling does one host at a time. The
-pre-proxy-reboot and post-proxy-reboot hooks run around each group of hosts.`,
+		Short: "Apply the config to the proxy: upgrade it in place, or replace its container",
+		Long: `Brings kamal-proxy on each proxy host to the current config and this ferry's
+proxy. Routes and certificates are kept in the kamal-proxy-config volume.
+
+When only the binary changed (or nothing did), the proxy is upgraded in place
+and drops no request: this ferry's binary is copied into the running
+container, whose supervisor starts a new proxy process on the same listening
+sockets and lets the old one finish its requests.
+
+When the container itself must change (published ports, bind IPs, options,
+ACME settings, another image, or a proxy from before the supervisor), it is
+replaced: the image is loaded first, but requests that arrive between the old
+container's stop and the new one's start are refused, a brief outage on each
+host; the output warns where that happens.
+
+--rolling does one host at a time. The pre-proxy-reboot and post-proxy-reboot
+hooks run around each group of hosts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -126,7 +136,7 @@ pre-proxy-reboot and post-proxy-reboot hooks run around each group of hosts.`,
 			defer s.close()
 			hosts := s.mgr.ProxyHosts()
 			if !yes {
-				ok, err := askYesNo(g, fmt.Sprintf("This replaces the proxy on %s, a brief outage on each. Are you sure?", strings.Join(hosts, ", ")))
+				ok, err := askYesNo(g, fmt.Sprintf("This reboots the proxy on %s (in place where possible; a replaced container refuses requests briefly). Are you sure?", strings.Join(hosts, ", ")))
 				if err != nil {
 					return err
 				}
@@ -157,6 +167,20 @@ pre-proxy-reboot and post-proxy-reboot hooks run around each group of hosts.`,
 	}
 	cmd.Flags().BoolVar(&rolling, "rolling", false, "Reboot one host at a time")
 	cmd.Flags().BoolVarP(&yes, "confirmed", "y", false, "Do not ask for confirmation")
+	return cmd
+}
+
+func newProxyRestartCommand(g *Globals) *cobra.Command {
+	cmd := newProxySimpleCommand(g, "restart", "Restart the proxy without dropping a request", (*proxyhost.Manager).Restart)
+	cmd.Long = `Restarts the proxy on each proxy host. ferry's proxy restarts in place and
+drops no request: its supervisor starts a new proxy process on the same binary
+and listening sockets, which restores the routes from the kamal-proxy-config
+volume, then the old process finishes its requests and exits.
+
+Unlike Kamal's restart (docker stop, then start), the container is not
+stopped. kamal-proxy, a stopped container, or a proxy from a ferry before the
+supervisor are stopped and started instead, refusing requests meanwhile.
+To apply a new config or ferry version, use ` + "`ferry proxy reboot`" + `.`
 	return cmd
 }
 

@@ -67,32 +67,52 @@ func (m *Manager) bootHost(ctx context.Context, c remote.Conn, spec Spec) error 
 	default:
 		m.say(host, "%s is running", ContainerName)
 	}
-	if note := stale(ct, spec); note != "" {
+	ref := ""
+	if ct.Config != nil && ct.Config.Labels[configLabel] != spec.Hash {
+		ref = runningRef(ctx, c, ct)
+	}
+	if note := stale(ct, spec, ref); note != "" {
 		m.say(host, "%s", note)
 	}
 	return nil
 }
 
 // stale says how a container differs from what the config asks, or "".
-func stale(ct *container.InspectResponse, spec Spec) string {
+// ref is the ferry-proxy image whose binary the container runs (its image,
+// unless an in-place upgrade brought a newer binary).
+func stale(ct *container.InspectResponse, spec Spec, ref string) string {
 	if ct.Config == nil {
 		return ""
 	}
 	if ct.Config.Labels[configLabel] == spec.Hash {
 		return ""
 	}
+	settingsSame := spec.Settings != "" && ct.Config.Labels[settingsLabel] == spec.Settings
+	if settingsSame && ref == spec.Image {
+		return ""
+	}
+	if ref == "" {
+		ref = ct.Config.Image
+	}
 	what := "other settings than the config asks"
-	if ct.Config.Image != spec.Image {
-		what = fmt.Sprintf("image %s where the config asks for %s", ct.Config.Image, spec.Image)
+	if ref != spec.Image {
+		what = fmt.Sprintf("image %s where the config asks for %s", ref, spec.Image)
+	}
+	if settingsSame && spec.Own {
+		return fmt.Sprintf("%s runs %s; `ferry proxy reboot` upgrades it in place (no request dropped)", ContainerName, what)
 	}
 	return fmt.Sprintf("%s runs %s; `ferry proxy reboot` applies the config (a short outage while the container is replaced)", ContainerName, what)
 }
 
-// Reboot replaces the proxy containers of hosts (at once) with ones made
-// from the config: the image is put on each host first, so the proxy is
-// down only between the old container's stop and the new one's start.
-// Requests arriving then are refused: the listening sockets are not handed
-// over to the new container.
+// Reboot applies the config to the proxy of hosts (at once). Where only
+// ferry's binary changed (or nothing), the running proxy is upgraded in
+// place: the new binary is copied into the container and its supervisor
+// starts a new proxy process on the same listening sockets, then drains the
+// old one, so no request is dropped. Otherwise the container is replaced:
+// the image is put on the host first, so the proxy is down only between
+// the old container's stop and the new one's start, but requests arriving
+// then are refused (the sockets cannot pass between containers), and the
+// output says so.
 func (m *Manager) Reboot(ctx context.Context, hosts []string) error {
 	for _, h := range hosts {
 		if _, ok := m.conns[h]; !ok {
@@ -108,12 +128,19 @@ func (m *Manager) Reboot(ctx context.Context, hosts []string) error {
 		if err != nil {
 			return err
 		}
-		if err := ensureImage(ctx, c, spec, m.ownImage, m.o.Log); err != nil {
-			return err
-		}
 		old, err := inspectProxy(ctx, c)
 		if err != nil {
 			return err
+		}
+		ok, why := inPlace(old, spec)
+		if ok {
+			return m.upgradeHost(ctx, c, spec, old)
+		}
+		if err := ensureImage(ctx, c, spec, m.ownImage, m.o.Log); err != nil {
+			return err
+		}
+		if running(old) {
+			m.say(host, "warning: replacing %s (%s): requests arriving until the new container listens are refused", ContainerName, why)
 		}
 		if err := stopProxy(ctx, c, m.o.Log); err != nil {
 			return err

@@ -37,12 +37,27 @@ func (m *Manager) Stop(ctx context.Context) error {
 	})
 }
 
-// Restart stops and starts the proxy containers (same container, same
-// settings; routes come back from the state volume).
+// Restart restarts the proxy on each host. ferry's supervised proxy is
+// restarted in place: a new proxy process on the same binary and listening
+// sockets takes over and the old one drains, so no request is dropped;
+// routes come back from the state volume. Other containers (kamal-proxy, a
+// stopped or older proxy) are stopped and started, as Kamal does, and
+// refuse requests meanwhile.
 func (m *Manager) Restart(ctx context.Context) error {
 	return m.each("restart the proxy", m.ProxyHosts(), func(c remote.Conn) error {
-		if err := m.mustExist(ctx, c); err != nil {
+		ct, err := inspectProxy(ctx, c)
+		if err != nil {
 			return err
+		}
+		if ct == nil {
+			return fmt.Errorf("there is no %s container; create it with `ferry proxy boot`", ContainerName)
+		}
+		if supervised(ct) {
+			// The binary running now, whatever the config asks.
+			return m.upgradeHost(ctx, c, Spec{Image: runningRef(ctx, c, ct), Ferry: true}, ct)
+		}
+		if running(ct) {
+			m.say(c.Host(), "warning: %s is not ferry's supervised proxy; stopping and starting it (requests are refused meanwhile)", ContainerName)
 		}
 		if err := stopProxy(ctx, c, m.o.Log); err != nil {
 			return err

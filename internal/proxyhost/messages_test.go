@@ -35,15 +35,15 @@ func TestProxyMessage(t *testing.T) {
 func TestStale(t *testing.T) {
 	spec := Spec{Image: "ferry-proxy:new", Hash: "h1"}
 	ct := &container.InspectResponse{Config: &container.Config{Image: "ferry-proxy:new", Labels: map[string]string{configLabel: "h1"}}}
-	if s := stale(ct, spec); s != "" {
+	if s := stale(ct, spec, ""); s != "" {
 		t.Errorf("matching container called stale: %s", s)
 	}
 	ct.Config.Labels[configLabel] = "h0"
-	if s := stale(ct, spec); !strings.Contains(s, "other settings") || !strings.Contains(s, "ferry proxy reboot") {
+	if s := stale(ct, spec, ""); !strings.Contains(s, "other settings") || !strings.Contains(s, "ferry proxy reboot") {
 		t.Errorf("changed settings: %q", s)
 	}
 	ct.Config = &container.Config{Image: "basecamp/kamal-proxy:v0.9.2"}
-	if s := stale(ct, spec); !strings.Contains(s, "basecamp/kamal-proxy:v0.9.2") || !strings.Contains(s, "ferry-proxy:new") {
+	if s := stale(ct, spec, ""); !strings.Contains(s, "basecamp/kamal-proxy:v0.9.2") || !strings.Contains(s, "ferry-proxy:new") {
 		t.Errorf("Kamal's container: %q", s)
 	}
 }
@@ -88,5 +88,43 @@ func TestCommandErrorSaysTheCommandOnce(t *testing.T) {
 	err := &CommandError{Host: "web1", Command: "deploy app-web", Message: "deploy app-web: target failed to become healthy"}
 	if err.Error() != "deploy app-web on web1: target failed to become healthy" {
 		t.Errorf("got %q", err)
+	}
+}
+
+func TestInPlaceOnlyWhenTheContainerStays(t *testing.T) {
+	spec, err := NewSpec(DefaultRun(), "ferry-proxy:new", ACME{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := func(image, settings string, up bool) *container.InspectResponse {
+		labels := map[string]string{}
+		if settings != "" {
+			labels[settingsLabel] = settings
+		}
+		return &container.InspectResponse{State: &container.State{Running: up}, Config: &container.Config{Image: image, Labels: labels}}
+	}
+	if ok, why := inPlace(ct("ferry-proxy:old", spec.Settings, true), spec); !ok {
+		t.Errorf("new binary, same settings: %s", why)
+	}
+	for name, c := range map[string]*container.InspectResponse{
+		"stopped":          ct("ferry-proxy:old", spec.Settings, false),
+		"other settings":   ct("ferry-proxy:old", "other", true),
+		"unsupervised":     ct("ferry-proxy:old", "", true),
+		"kamal-proxy":      ct("basecamp/kamal-proxy:v0.9.2", "", true),
+		"no container yet": nil,
+	} {
+		if ok, _ := inPlace(c, spec); ok {
+			t.Errorf("%s: in place", name)
+		}
+	}
+	// After an in-place upgrade the container's image is older than the
+	// binary it runs; that is not stale.
+	up := ct("ferry-proxy:old", spec.Settings, true)
+	up.Config.Labels[configLabel] = "old-hash"
+	if s := stale(up, spec, "ferry-proxy:new"); s != "" {
+		t.Errorf("upgraded in place called stale: %s", s)
+	}
+	if s := stale(up, spec, "ferry-proxy:old"); !strings.Contains(s, "upgrades it in place") {
+		t.Errorf("older binary, same settings: %q", s)
 	}
 }

@@ -32,6 +32,9 @@ const (
 	// configLabel carries a hash of everything the container was created
 	// with, so boot can tell a container that no longer matches the config.
 	configLabel = "ferry.proxy.config"
+	// settingsLabel is the hash without the image, on containers of
+	// ferry's supervised proxy: they can be upgraded in place.
+	settingsLabel = "ferry.proxy.settings"
 )
 
 // KamalProxyName is the other name of ferry's binary in the proxy image, so

@@ -71,6 +71,24 @@ type Spec struct {
 	Args     []string
 	CABundle []byte // uploaded to the host before the container starts
 	Hash     string
+	// Settings is Hash without the image: a container whose settings
+	// match can get a new ferry binary in place, with no dropped request.
+	Settings string
+}
+
+func specHash(args []string, image string, command []string, caBundle []byte) string {
+	h := sha256.New()
+	for _, a := range args {
+		fmt.Fprintf(h, "%q\n", a)
+	}
+	if image != "" {
+		fmt.Fprintf(h, "%q\n", image)
+	}
+	for _, a := range command {
+		fmt.Fprintf(h, "%q\n", a)
+	}
+	h.Write(caBundle)
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // NewSpec builds the container spec of a host from its proxy.run. ownRef is
@@ -122,15 +140,16 @@ func NewSpec(run config.ProxyRun, ownRef string, acme ACME) (Spec, error) {
 	command := proxyCommand(run, s.Ferry, acme)
 	s.CABundle = acme.CABundle
 
-	h := sha256.New()
-	for _, a := range append(append(append([]string{}, args...), s.Image), command...) {
-		fmt.Fprintf(h, "%q\n", a)
-	}
-	h.Write(acme.CABundle)
-	s.Hash = hex.EncodeToString(h.Sum(nil))[:16]
+	s.Hash = specHash(args, s.Image, command, acme.CABundle)
+	// The same without the image: what an in-place upgrade cannot change.
+	s.Settings = specHash(args, "", command, acme.CABundle)
 	// Flags first (docker run reads them before the image), then the
 	// image and what it runs.
-	s.Args = append(args, "--label", configLabel+"="+s.Hash, s.Image)
+	s.Args = append(args, "--label", configLabel+"="+s.Hash)
+	if s.Ferry {
+		s.Args = append(s.Args, "--label", settingsLabel+"="+s.Settings)
+	}
+	s.Args = append(s.Args, s.Image)
 	s.Args = append(s.Args, command...)
 	return s, nil
 }

@@ -22,6 +22,7 @@ func TestNewSpecDefaults(t *testing.T) {
 		"--publish", "80:80", "--publish", "443:443",
 		"--log-opt", "max-size=10m",
 		"--label", "ferry.proxy.config=" + s.Hash,
+		"--label", "ferry.proxy.settings=" + s.Settings,
 		"ferry-proxy:abc", "ferry", "proxy-server", "run", "--state-dir=/home/kamal-proxy/.config/kamal-proxy",
 	}
 	if !slices.Equal(s.Args, want) {
