@@ -9,10 +9,12 @@ BIN := bin/ferry
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/ferry
 
-# ferry's main job on the bundled example app.
+# ferry's main job on the bundled example app: a deploy to this machine's
+# Docker (installed and started if missing), served on http://localhost/.
 demo: build
+	bash scripts/ensure-docker.sh
 	$(GO) build -trimpath -o examples/hello/hello ./examples/hello
-	cd examples/hello && ../../$(BIN) config
+	cd examples/hello && ../../$(BIN) deploy
 
 # What the tests need that a fresh machine lacks (Docker engine, debootstrap,
 # hyperfine, Pebble, dotenvx), and a running dockerd.

@@ -35,26 +35,8 @@ else
 fi
 
 # --- Docker engine ---------------------------------------------------------
-# Nothing starts dockerd on this kind of machine, so start it detached from
-# this shell (setsid) and wait for it to answer.
-if docker info >/dev/null 2>&1; then
-	log "dockerd: running"
-else
-	need_root_for dockerd
-	log "starting dockerd (log: /tmp/dockerd.log)"
-	(setsid dockerd >/tmp/dockerd.log 2>&1 </dev/null &)
-	ok=0
-	for _ in $(seq 1 60); do
-		if docker info >/dev/null 2>&1; then ok=1; break; fi
-		sleep 0.5
-	done
-	if [ "$ok" -ne 1 ]; then
-		echo "---- last lines of /tmp/dockerd.log ----" >&2
-		tail -n 30 /tmp/dockerd.log >&2 || true
-		die "dockerd did not answer 'docker info' within 30s; no Docker engine, the e2e tests cannot run"
-	fi
-	log "dockerd: ready"
-fi
+bash "$(dirname "$0")/ensure-docker.sh" || die "no Docker engine, the e2e tests cannot run"
+log "dockerd: running"
 
 # --- Pebble (ACME test server) ----------------------------------------------
 gobin="$(go env GOBIN)"
