@@ -265,13 +265,9 @@ func TestProxyOnServer(t *testing.T) {
 		}
 	})
 
-	t.Run("reboot under load", func(t *testing.T) {
-		load := pxStartLoad(ctx, client)
-		time.Sleep(time.Second)
-		res := ferry("proxy", "reboot", "-y")
-		if res.ExitCode != 0 {
-			t.Fatalf("proxy reboot failed")
-		}
+	// waitServing waits until sw.px.test answers v1 again.
+	waitServing := func(t *testing.T, after string) {
+		t.Helper()
 		if err := waitUntil(ctx, 60*time.Second, func() error {
 			st, body, err := s.Get(ctx, "http://sw.px.test/version")
 			if err != nil {
@@ -282,14 +278,52 @@ func TestProxyOnServer(t *testing.T) {
 			}
 			return nil
 		}); err != nil {
-			t.Fatalf("traffic after reboot: %v", err)
+			t.Fatalf("traffic after %s: %v", after, err)
 		}
+	}
+	supervisorPID := func(t *testing.T) string {
+		t.Helper()
+		out, err := s.Exec(ctx, "docker", "exec", "kamal-proxy", "ferry", "proxy-server", "status")
+		if err != nil {
+			t.Fatalf("proxy-server status: %v", err)
+		}
+		return strings.TrimSpace(out)
+	}
+
+	t.Run("reboot under load", func(t *testing.T) {
+		// Another CA bundle gives another proxy image with the same
+		// container settings: the reboot copies the binary into the
+		// running container and its supervisor switches processes.
+		before := supervisorPID(t)
+		load := pxStartLoad(ctx, client)
+		time.Sleep(time.Second)
+		res, err := env.RunFerry(ctx, dir, append(append([]string{}, acmeEnv...), "SSL_CERT_FILE="+env.CAFile), "proxy", "reboot", "-y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ferry proxy reboot -y: exit %d in %s\n%s%s", res.ExitCode, res.Elapsed.Round(time.Millisecond), res.Stdout, res.Stderr)
+		if res.ExitCode != 0 {
+			t.Fatalf("proxy reboot failed")
+		}
+		if !strings.Contains(res.Stdout, "upgraded in place") {
+			t.Errorf("reboot with only a new binary did not upgrade in place: %q", res.Stdout)
+		}
+		waitServing(t, "reboot")
 		time.Sleep(2 * time.Second)
 		fast, slow := load.stop()
-		// Not asserted: the reboot replaces the container, and requests in
-		// the gap are refused (no socket hand-off between containers).
-		t.Logf("reboot: fast %s", fast)
-		t.Logf("reboot: slow uploads: %d requests, %d failed %v", slow.requests, slow.failures, slow.errors)
+		t.Logf("reboot in place: fast %s", fast)
+		t.Logf("reboot in place: slow uploads: %d requests, %d failed %v", slow.requests, slow.failures, slow.errors)
+		if fast.Failures != 0 || slow.failures != 0 {
+			t.Errorf("failed requests during the in-place reboot: fast %d of %d, slow %d of %d", fast.Failures, fast.Requests, slow.failures, slow.requests)
+		}
+		if fast.Requests == 0 || slow.requests == 0 {
+			t.Errorf("no load during the reboot: fast %d, slow %d", fast.Requests, slow.requests)
+		}
+		after := supervisorPID(t)
+		t.Logf("supervisor before %s, after %s", before, after)
+		if before == after || !strings.Contains(after, `"binary":"/usr/local/bin/ferry"`) || !strings.Contains(after, `"restarts":0`) {
+			t.Errorf("supervisor status after the upgrade: %s (before %s), want a new process from the installed binary", after, before)
+		}
 		for _, hook := range []string{"pre-proxy-reboot", "post-proxy-reboot"} {
 			b, err := os.ReadFile(filepath.Join(dir, "hook-"+hook+".env"))
 			if err != nil {
@@ -309,17 +343,71 @@ func TestProxyOnServer(t *testing.T) {
 		if len(list.Services) != 2 {
 			t.Errorf("services after reboot: %+v, want app-web and switch restored", list.Services)
 		}
+		// The upgraded binary is what the container runs: boot with the
+		// same settings finds nothing to apply.
+		res, err = env.RunFerry(ctx, dir, append(append([]string{}, acmeEnv...), "SSL_CERT_FILE="+env.CAFile), "proxy", "boot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode != 0 || strings.Contains(res.Stdout, "ferry proxy reboot") {
+			t.Errorf("boot after the in-place upgrade: exit %d %q, want no pointer to reboot", res.ExitCode, res.Stdout)
+		}
+	})
+
+	t.Run("restart under load", func(t *testing.T) {
+		load := pxStartLoad(ctx, client)
+		time.Sleep(time.Second)
+		res := ferry("proxy", "restart")
+		if res.ExitCode != 0 {
+			t.Fatalf("proxy restart failed")
+		}
+		if !strings.Contains(res.Stdout, "restarted in place") {
+			t.Errorf("restart was not in place: %q", res.Stdout)
+		}
+		waitServing(t, "restart")
+		// A deploy right after goes to the new process.
+		if err := drv.Deploy(ctx, "switch", []string{"app-v1:80"}, sw); err != nil {
+			t.Errorf("deploy after the restart: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		fast, slow := load.stop()
+		t.Logf("restart in place: fast %s", fast)
+		t.Logf("restart in place: slow uploads: %d requests, %d failed %v", slow.requests, slow.failures, slow.errors)
+		if fast.Failures != 0 || slow.failures != 0 {
+			t.Errorf("failed requests during the in-place restart: fast %d of %d, slow %d of %d", fast.Failures, fast.Requests, slow.failures, slow.requests)
+		}
 	})
 
 	t.Run("stale settings", func(t *testing.T) {
 		// Without the ACME variables the config asks for another container.
-		res, err := env.RunFerry(ctx, dir, []string{proxyhost.EnvACMEDirectory + "=", proxyhost.EnvACMECABundle + "="}, "proxy", "boot")
+		noACME := []string{proxyhost.EnvACMEDirectory + "=", proxyhost.EnvACMECABundle + "="}
+		res, err := env.RunFerry(ctx, dir, noACME, "proxy", "boot")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.ExitCode != 0 || !strings.Contains(res.Stdout, "ferry proxy reboot") {
 			t.Errorf("boot with other settings: exit %d %q, want a pointer to ferry proxy reboot", res.ExitCode, res.Stdout)
 		}
+		// Applying them replaces the container: requests in the gap are
+		// refused, counted here but not asserted.
+		load := pxStartLoad(ctx, client)
+		time.Sleep(time.Second)
+		res, err = env.RunFerry(ctx, dir, noACME, "proxy", "reboot", "-y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ferry proxy reboot -y (new settings): exit %d in %s\n%s%s", res.ExitCode, res.Elapsed.Round(time.Millisecond), res.Stdout, res.Stderr)
+		if res.ExitCode != 0 {
+			t.Fatalf("proxy reboot with new settings failed")
+		}
+		if !strings.Contains(res.Stdout, "warning: replacing kamal-proxy") || !strings.Contains(res.Stdout, "refused") {
+			t.Errorf("reboot with new settings: %q, want the warning that requests are refused", res.Stdout)
+		}
+		waitServing(t, "recreate")
+		time.Sleep(2 * time.Second)
+		fast, slow := load.stop()
+		t.Logf("reboot by recreate (not asserted): fast %s", fast)
+		t.Logf("reboot by recreate (not asserted): slow uploads: %d requests, %d failed %v", slow.requests, slow.failures, slow.errors)
 	})
 
 	t.Run("stop and start", func(t *testing.T) {
