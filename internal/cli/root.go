@@ -115,6 +115,7 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newDeployCommand(g), newRedeployCommand(g), newSetupCommand(g), newRollbackCommand(g),
 		newRemoveCommand(g), newDetailsCommand(g), newAuditCommand(g), newAppCommand(g),
 		newLockCommand(g), newPruneCommand(g),
+		newAccessoryCommand(g),
 	)
 	return root
 }
