@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,14 +66,23 @@ func saveEmbedded(ctx context.Context, docker *client.Client, e *Embedded, img I
 	}
 	blobs := e.blobs()
 	want := map[string]bool{} // digests to take from the export
+	have := map[int64]bool{}  // sizes of this image's layers already stored
 	for _, d := range append([]string{res.ID}, res.RootFS.Layers...) {
-		if _, err := blobs.size(d); err != nil {
+		if size, err := blobs.size(d); err != nil {
 			want[d] = true
+		} else if d != res.ID {
+			have[size] = true
 		}
 	}
 	if len(want) > 0 {
 		log.Debug("", fmt.Sprintf("docker save %s (%d of %d blobs needed)", img.Ref(), len(want), len(res.RootFS.Layers)+1))
-		if err := saveBlobs(ctx, docker, res.ID, blobs, want); err != nil {
+		err := saveBlobs(ctx, docker, res.ID, blobs, want, have)
+		if errors.Is(err, errSkippedTooMuch) {
+			// A needed layer had the size of a stored one: read it all.
+			log.Debug("", "docker save "+img.Ref()+" again: a needed layer has the size of a stored one")
+			err = saveBlobs(ctx, docker, res.ID, blobs, want, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -105,17 +115,26 @@ func saveEmbedded(ctx context.Context, docker *client.Client, e *Embedded, img I
 	return nil
 }
 
+// errSkippedTooMuch means a needed blob was not found in an export read
+// with skipping: it had the size of a layer that was skipped unread.
+var errSkippedTooMuch = errors.New("a needed layer was skipped")
+
 // saveBlobs reads the export of image id and stores each file whose sha256
 // is in want. A file's digest is known only once it is read, so each is
-// written to a temporary file on the way and kept or dropped at its end.
-func saveBlobs(ctx context.Context, docker *client.Client, id string, blobs diskBlobs, want map[string]bool) error {
+// written to a temporary file on the way and kept or dropped at its end;
+// but a file the size of one of the image's stored layers (skip) is passed
+// over unread, since on a redelivery the unchanged layers are most of the
+// export. Reading stops once every wanted blob is stored.
+func saveBlobs(ctx context.Context, docker *client.Client, id string, blobs diskBlobs, want map[string]bool, skip map[int64]bool) error {
 	rc, err := docker.ImageSave(ctx, []string{id})
 	if err != nil {
 		return fmt.Errorf("export %s from the local engine: %w", id, err)
 	}
 	defer rc.Close()
+	missing := maps.Clone(want)
+	skipped := false
 	tr := tar.NewReader(rc)
-	for {
+	for len(missing) > 0 {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -126,14 +145,27 @@ func saveBlobs(ctx context.Context, docker *client.Client, id string, blobs disk
 		if h.Typeflag != tar.TypeReg || !isBlobCandidate(h.Name) {
 			continue
 		}
-		if err := blobs.putVerified(tr, want); err != nil {
+		if hexPart, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok && !missing["sha256:"+hexPart] {
+			continue // OCI layout: the name is the digest
+		}
+		if skip[h.Size] {
+			skipped = true
+			continue
+		}
+		digest, err := blobs.putVerified(tr, missing)
+		if err != nil {
 			return fmt.Errorf("store a layer of %s: %w", id, err)
 		}
+		delete(missing, digest)
 	}
-	for d := range want {
-		if _, err := blobs.size(d); err != nil {
-			return fmt.Errorf("%w: %s is not in the export", errSaveFormat, d)
-		}
+	if len(missing) == 0 {
+		return nil
+	}
+	if skipped {
+		return errSkippedTooMuch
+	}
+	for d := range missing {
+		return fmt.Errorf("%w: %s is not in the export", errSaveFormat, d)
 	}
 	return nil
 }
@@ -184,15 +216,16 @@ func (d diskBlobs) size(digest string) (int64, error) {
 }
 
 // putVerified copies r to a temporary file while hashing it and gives the
-// file its blob name when the digest is wanted (and not there yet).
-func (d diskBlobs) putVerified(r io.Reader, want map[string]bool) error {
+// file its blob name when the digest is wanted, returning the digest then
+// ("" for a file that was not wanted).
+func (d diskBlobs) putVerified(r io.Reader, want map[string]bool) (string, error) {
 	dir := filepath.Join(d.dir, "sha256")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create blob directory: %w", err)
+		return "", fmt.Errorf("create blob directory: %w", err)
 	}
 	f, err := os.CreateTemp(dir, "save-*")
 	if err != nil {
-		return fmt.Errorf("create blob file: %w", err)
+		return "", fmt.Errorf("create blob file: %w", err)
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(f, h), r)
@@ -201,8 +234,12 @@ func (d diskBlobs) putVerified(r io.Reader, want map[string]bool) error {
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if err == nil && want[digest] {
-		return os.Rename(f.Name(), filepath.Join(dir, digest[len("sha256:"):]))
+		if err := os.Rename(f.Name(), filepath.Join(dir, digest[len("sha256:"):])); err != nil {
+			os.Remove(f.Name())
+			return "", err
+		}
+		return digest, nil
 	}
 	os.Remove(f.Name())
-	return err
+	return "", err
 }
