@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"fmt"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -15,6 +16,10 @@ type Delivery struct {
 	Registry Registry
 	CacheDir string // embedded registry data; "" means DefaultCacheDir
 	Log      Logger
+	// FillTime is how long the last Pull or Deliver spent filling ferry's
+	// registry from the local engine; the hosts connect and ask for the
+	// image meanwhile.
+	FillTime time.Duration
 
 	embedded *Embedded
 }
@@ -71,20 +76,60 @@ func (d *Delivery) Push(ctx context.Context, img Image) error {
 // cleared.
 func (d *Delivery) Pull(ctx context.Context, img Image, arches []string, targets []Target) ([]HostReport, error) {
 	log := orDiscard(d.Log)
-	if err := Preflight(ctx, d.Registry, arches, targets, log); err != nil {
-		return nil, err
-	}
 	e, err := d.Embedded()
 	if err != nil {
 		return nil, err
 	}
+	preflight := func(ctx context.Context) error { return Preflight(ctx, d.Registry, arches, targets, log) }
 	if e != nil {
-		if err := d.stock(ctx, e, img); err != nil {
+		// The registry is filled while the hosts are checked: that
+		// changes nothing on them.
+		return d.fillAndPull(ctx, e, img, targets, func(ctx context.Context) error { return d.stock(ctx, e, img) }, preflight)
+	}
+	if err := preflight(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("", fmt.Sprintf("Pulling %s on %d host(s) from %s", img.Ref(), len(targets), d.Registry.Name()))
+	return Pull(ctx, PullOptions{Registry: d.Registry, Image: img, Targets: targets, Log: log})
+}
+
+// fillAndPull runs fill (which puts img into ferry's registry) and the
+// hosts' pulls at once: each host opens its forward, reaches the registry
+// and asks for the manifest while fill runs, and the manifest is answered
+// when fill is done. before (when not nil) runs first, alongside fill, and
+// the pulls start only if it succeeds. A failed fill cancels the pulls and
+// is the error.
+func (d *Delivery) fillAndPull(ctx context.Context, e *Embedded, img Image, targets []Target, fill, before func(context.Context) error) ([]HostReport, error) {
+	log := orDiscard(d.Log)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	release := e.hold(img.path())
+	defer release()
+	start := time.Now()
+	filled := make(chan error, 1)
+	go func() {
+		err := fill(ctx)
+		d.FillTime = time.Since(start)
+		if err != nil {
+			cancel(err)
+		}
+		release()
+		filled <- err
+	}()
+	if before != nil {
+		if err := before(ctx); err != nil {
+			cancel(err)
+			<-filled
 			return nil, err
 		}
 	}
 	log.Info("", fmt.Sprintf("Pulling %s on %d host(s) from %s", img.Ref(), len(targets), d.Registry.Name()))
-	return Pull(ctx, PullOptions{Registry: d.Registry, Embedded: e, Image: img, Targets: targets, Log: log})
+	reports, err := Pull(ctx, PullOptions{Registry: d.Registry, Embedded: e, Image: img, Targets: targets, Log: log})
+	fillErr := <-filled
+	if fillErr != nil {
+		return nil, fillErr
+	}
+	return reports, err
 }
 
 func (d *Delivery) stock(ctx context.Context, e *Embedded, img Image) error {
@@ -132,6 +177,11 @@ func (d *Delivery) Deliver(ctx context.Context, o DeliverOptions) ([]HostReport,
 	}
 	if !built.Pushed {
 		log.Info("", "Pushing "+img.Ref()+" to "+d.Registry.Name())
+		if e != nil {
+			return d.fillAndPull(ctx, e, img, o.Targets, func(ctx context.Context) error {
+				return Push(ctx, d.Local, d.Registry, e, img, log)
+			}, nil)
+		}
 		if err := Push(ctx, d.Local, d.Registry, e, img, log); err != nil {
 			return nil, err
 		}

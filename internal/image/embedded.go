@@ -25,6 +25,8 @@ type Embedded struct {
 	Port int
 
 	handler http.Handler
+	holdMu  sync.Mutex
+	holds   map[string]chan struct{} // repo -> closed when its manifests may be served to hosts
 	ln      net.Listener
 	srv     *http.Server
 	wg      sync.WaitGroup
@@ -85,9 +87,10 @@ func (e *Embedded) newServer() *http.Server {
 
 // Serve answers registry requests arriving on ln (a host's forwarded port)
 // until the returned stop function is called; stop closes ln and every
-// connection on it.
+// connection on it. A host's manifest request for a repository on hold
+// waits for the hold to end.
 func (e *Embedded) Serve(ln net.Listener) (stop func()) {
-	srv := e.newServer()
+	srv := &http.Server{Handler: e.held(e.handler), ReadHeaderTimeout: 30 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -121,4 +124,47 @@ func (e *Embedded) Has(repo, tag string) bool {
 	w := &statusWriter{ResponseWriter: discardWriter{}}
 	e.handler.ServeHTTP(w, req)
 	return w.status == http.StatusOK
+}
+
+// hold makes hosts' manifest requests for repo wait until release is
+// called: the hosts can connect, log in and ask for the image while it is
+// still being written, and get it the moment it is complete. Blobs need no
+// hold, since a host asks for them only after the manifest.
+func (e *Embedded) hold(repo string) (release func()) {
+	ch := make(chan struct{})
+	e.holdMu.Lock()
+	if e.holds == nil {
+		e.holds = map[string]chan struct{}{}
+	}
+	e.holds[repo] = ch
+	e.holdMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.holdMu.Lock()
+			if e.holds[repo] == ch {
+				delete(e.holds, repo)
+			}
+			e.holdMu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+func (e *Embedded) held(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if repo, _, ok := manifestPath(r.URL.Path); ok {
+			e.holdMu.Lock()
+			ch := e.holds[repo]
+			e.holdMu.Unlock()
+			if ch != nil {
+				select {
+				case <-ch:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
