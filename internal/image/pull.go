@@ -104,18 +104,26 @@ func pullOne(ctx context.Context, o PullOptions, t Target, r *HostReport) error 
 		if err := tag(ctx, docker, pullRef, img.Ref(), o.Log, host); err != nil {
 			return err
 		}
-		// Only the forwarded name goes: the canonical tags keep the image.
-		o.Log.Debug(host, "docker image rm "+pullRef)
-		if _, err := docker.ImageRemove(ctx, pullRef, client.ImageRemoveOptions{}); err != nil {
-			return fmt.Errorf("untag %s: %w", pullRef, err)
-		}
+	}
+	// With the canonical tag in place the rest are independent: one round
+	// trip to the host instead of three.
+	var untag, latest, label error
+	var wg sync.WaitGroup
+	if pullRef != img.Ref() {
+		wg.Go(func() {
+			// Only the forwarded name goes: the canonical tags keep the image.
+			o.Log.Debug(host, "docker image rm "+pullRef)
+			if _, err := docker.ImageRemove(ctx, pullRef, client.ImageRemoveOptions{}); err != nil {
+				untag = fmt.Errorf("untag %s: %w", pullRef, err)
+			}
+		})
 	}
 	if l := img.LatestRef(); l != "" {
-		if err := tag(ctx, docker, img.Ref(), l, o.Log, host); err != nil {
-			return err
-		}
+		wg.Go(func() { latest = tag(ctx, docker, img.Ref(), l, o.Log, host) })
 	}
-	return checkLabel(ctx, docker, img)
+	wg.Go(func() { label = checkLabel(ctx, docker, img) })
+	wg.Wait()
+	return errors.Join(untag, latest, label)
 }
 
 // listenForward opens the host-side port: the local registry's port when it
