@@ -83,7 +83,7 @@ func (m *Manager) readFiles(a *config.Accessory) ([]LocalFile, error) {
 	}
 	for _, f := range files {
 		if w := InitSQLWarning(f, clear, secret, a.Image); w != "" {
-			m.warn("", "%s", w)
+			m.warnOnce(w)
 		}
 	}
 	return files, nil

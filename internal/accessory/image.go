@@ -30,7 +30,7 @@ func (m *Manager) ensureImage(ctx context.Context, c remote.Conn, a *config.Acce
 	case err == nil:
 		return nil
 	case present:
-		m.warn(c.Host(), "could not pull %s (%v); going on with the copy already on the host", a.Image, firstLine(err.Error()))
+		m.warn(c.Host(), "could not pull %s (%s); going on with the copy already on the host", a.Image, oneLine(err.Error()))
 		return nil
 	}
 	return err
@@ -102,12 +102,8 @@ func splitRef(ref string) (string, string) {
 	return ref[:i], ref[i+1:]
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
+// oneLine folds a multi-line error (one line per host) into one.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // pullLog shows a pull's steps for -v only.
 type pullLog struct{ m *Manager }

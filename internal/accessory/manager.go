@@ -36,8 +36,9 @@ type Manager struct {
 	o     Options
 	conns map[string]remote.Conn
 
-	mu    sync.Mutex
-	homes map[string]string
+	mu     sync.Mutex
+	homes  map[string]string
+	warned map[string]bool // warnings already given by this command
 }
 
 // New acts on conns, the hosts the command selected; an accessory acts on
@@ -46,7 +47,7 @@ func New(o Options, conns map[string]remote.Conn) *Manager {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	return &Manager{o: o, conns: conns, homes: map[string]string{}}
+	return &Manager{o: o, conns: conns, homes: map[string]string{}, warned: map[string]bool{}}
 }
 
 // Resolve returns the named accessories; "all" means every one, in file
@@ -91,6 +92,18 @@ func (m *Manager) say(host, format string, args ...any) {
 
 func (m *Manager) warn(host, format string, args ...any) {
 	m.say(host, "warning: "+format, args...)
+}
+
+// warnOnce gives a warning about the config once per command, however
+// many steps (reboot reads the files twice) run into it.
+func (m *Manager) warnOnce(msg string) {
+	m.mu.Lock()
+	seen := m.warned[msg]
+	m.warned[msg] = true
+	m.mu.Unlock()
+	if !seen {
+		m.warn("", "%s", msg)
+	}
 }
 
 // each runs fn on a's connected hosts at once and joins the failures.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -56,6 +57,8 @@ type accessorySession struct {
 	name  string
 	accs  []*config.Accessory
 	hosts []string
+	conns map[string]remote.Conn
+	opts  accessory.Options
 	m     *accessory.Manager
 }
 
@@ -97,7 +100,7 @@ func (s *accessorySession) open(ctx context.Context, cmd *cobra.Command) error {
 		}
 	}
 	if len(s.hosts) == 0 {
-		return fmt.Errorf("no selected host runs %s (its hosts: %s)", s.name, strings.Join(accessoryHosts(accs), ", "))
+		return &noAccessoryHostError{fmt.Sprintf("no selected host runs %s (its hosts: %s)", s.name, strings.Join(accessoryHosts(accs), ", "))}
 	}
 	if err := s.p.secrets().Check(names); err != nil {
 		return explainMissingSecrets(err, cfg)
@@ -111,7 +114,8 @@ func (s *accessorySession) open(ctx context.Context, cmd *cobra.Command) error {
 	if s.g.Quiet {
 		out = nil
 	}
-	s.m = accessory.New(accessory.Options{
+	s.conns = conns
+	s.opts = accessory.Options{
 		Config:  cfg,
 		Dir:     s.p.dir,
 		Environ: s.p.env.List(),
@@ -119,8 +123,29 @@ func (s *accessorySession) open(ctx context.Context, cmd *cobra.Command) error {
 		Getenv:  s.p.env.Get,
 		Out:     out,
 		Log:     s.p.pool(s.g).Logger(),
-	}, conns)
+	}
+	s.m = accessory.New(s.opts, conns)
 	return nil
+}
+
+// bootAccessories is setup's `accessory boot all` on the selected hosts,
+// for deploy.FlowOptions.Before (setup holds the lock already): the
+// accessories' secrets are checked, their hosts connected (accessory-only
+// hosts too) and every accessory booted where it does not exist yet.
+func bootAccessories(ctx context.Context, g *Globals, p *project, cmd *cobra.Command) error {
+	if len(p.cfg.Accessories) == 0 {
+		return nil
+	}
+	s := &accessorySession{g: g, p: p, name: "all"}
+	if err := s.open(ctx, cmd); err != nil {
+		var none *noAccessoryHostError
+		if errors.As(err, &none) {
+			return nil // -h/-r left no accessory host: nothing to boot
+		}
+		return err
+	}
+	s.warnHostNames()
+	return accessory.BootAll(ctx, s.opts, s.conns)
 }
 
 // secret reads one secret, masked in -v output from then on.
@@ -134,6 +159,11 @@ func (s *accessorySession) secret(name string) (string, error) {
 }
 
 func (s *accessorySession) close() { s.p.close() }
+
+// noAccessoryHostError is -h/-r selecting none of the accessories' hosts.
+type noAccessoryHostError struct{ msg string }
+
+func (e *noAccessoryHostError) Error() string { return e.msg }
 
 // each runs op on every resolved accessory with a selected host, in file
 // order; with all, accessories none of whose hosts is selected are skipped.
