@@ -91,4 +91,17 @@ bash bench/delivery.sh >"$out/delivery.log" 2>&1 || { tail -30 "$out/delivery.lo
   echo "Targets: first delivery at most 0.5x the baseline's time; redelivery with one changed layer at most 0.2x."
 } >> bench/REPORT.md
 
+# ferry's proxy on loopback with wrk (issue 5): direct vs through the proxy
+# with buffering on, 1 and 50 connections, and memory with 1,000 idle
+# keep-alive connections. PROXY_BIN=/path/to/kamal-proxy adds it side by side.
+bash bench/proxy.sh >"$out/proxy.log" 2>&1 || { tail -30 "$out/proxy.log"; exit 1; }
+{
+  echo
+  echo "## Proxy (loopback, wrk; same run)"
+  echo
+  cat "$out/proxy.md"
+  echo
+  echo "Targets: at 50 connections at least 0.5x direct throughput; at 1 connection at most 0.15 ms added at p50; under 50 MiB with 1,000 idle keep-alive connections."
+} >> bench/REPORT.md
+
 cat bench/REPORT.md

@@ -24,8 +24,23 @@ type spillBuffer struct {
 
 // readBody copies r into a new buffer; max 0 means no limit.
 func readBody(r io.Reader, memLimit, max int64) (*spillBuffer, error) {
+	return readBodySized(r, -1, memLimit, max)
+}
+
+// readBodySized is readBody for a body whose length is known (size >= 0,
+// as from Content-Length): a body that fits in memory gets its buffer in
+// one allocation instead of growing to it.
+//
+// The copy buffer comes from the pool ReverseProxy uses: a fresh 32 KiB
+// per body was three quarters of all bytes the proxy allocated with
+// buffering on, and the garbage collection it caused.
+func readBodySized(r io.Reader, size, memLimit, max int64) (*spillBuffer, error) {
 	b := &spillBuffer{memLimit: memLimit}
-	chunk := make([]byte, 32<<10)
+	if size > 0 && size <= memLimit && (max <= 0 || size <= max) {
+		b.mem = make([]byte, 0, size)
+	}
+	chunk := copyBuffers.Get()
+	defer copyBuffers.Put(chunk)
 	for {
 		n, err := r.Read(chunk)
 		if n > 0 {
@@ -80,6 +95,9 @@ func (b *spillBuffer) spilled() bool { return b.file != nil }
 // reader returns an independent reader over the whole body; each retry of
 // a request gets its own.
 func (b *spillBuffer) reader() io.ReadCloser {
+	if b.file == nil {
+		return io.NopCloser(bytes.NewReader(b.mem))
+	}
 	rs := []io.Reader{bytes.NewReader(b.mem)}
 	if b.file != nil {
 		rs = append(rs, io.NewSectionReader(b.file, 0, b.size-int64(len(b.mem))))

@@ -146,6 +146,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	}
 
 	if o.BufferRequests && r.Body != nil && r.Body != http.NoBody {
+		// Not sized from Content-Length: a client could claim a large
+		// body and send it slowly, holding memory it has not used.
 		buf, err := readBody(r.Body, o.bufferMemory, o.MaxRequestBody)
 		if err != nil {
 			if errors.Is(err, errBodyTooLarge) {
@@ -335,7 +337,7 @@ func (st *serviceState) modifyResponse(resp *http.Response) error {
 		resp.Body.Close()
 		return errBodyTooLarge
 	}
-	buf, err := readBody(resp.Body, o.bufferMemory, o.MaxResponseBody)
+	buf, err := readBodySized(resp.Body, resp.ContentLength, o.bufferMemory, o.MaxResponseBody)
 	resp.Body.Close()
 	if err != nil {
 		return fmt.Errorf("buffer response: %w", err)
