@@ -62,7 +62,7 @@ func newAppCommand(g *Globals) *cobra.Command {
 		return s.d.Stop(ctx, g.Version)
 	})
 	details := &cobra.Command{Use: "details", Short: "Show the app's running containers", Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return appDetails(c, g) }}
+		RunE: func(c *cobra.Command, _ []string) error { _, err := appDetails(c, g); return err }}
 	containers := simple("containers", "List all the app's containers, stopped ones included", func(ctx context.Context, s *session) error {
 		rows, err := s.d.Containers(ctx, false)
 		fmt.Fprint(g.Stdout, deploy.FormatContainers(rows))

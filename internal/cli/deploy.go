@@ -186,8 +186,9 @@ func newSetupCommand(g *Globals) *cobra.Command {
 		Use:   "setup",
 		Short: "Prepare the servers (Docker, the docker group) and deploy",
 		Long: `Install Docker where it is missing and give the SSH user access to it (as
-"ferry server bootstrap"), run the docker-setup hook, then deploy. Accessories are
-not booted by ferry setup yet: boot them with their own commands.`,
+"ferry server bootstrap"), run the docker-setup hook, then deploy; accessories are
+booted after the proxy and before the app, as Kamal does (hosts where an
+accessory already runs are skipped).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFlow(cmd, g, lf, flowKind{deliver: true, skipPush: skipPush, noCache: noCache, proxy: true, prune: true, setup: true})
@@ -236,9 +237,13 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
 	if k.setup {
 		verb = "Set up and deployed"
 	}
-	return s.d.Run(ctx, deploy.FlowOptions{
+	opts := deploy.FlowOptions{
 		Version: s.p.cfg.Version, Lock: s.lockOptions(lf), BootProxy: k.proxy, Prune: k.prune, Setup: k.setup, Verb: verb,
-	})
+	}
+	if k.setup {
+		opts.Before = func(ctx context.Context) error { return bootAccessories(ctx, g, s.p, cmd) }
+	}
+	return s.d.Run(ctx, opts)
 }
 
 func newRollbackCommand(g *Globals) *cobra.Command {
@@ -371,25 +376,31 @@ func confirm(g *Globals, question string) bool {
 func newDetailsCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "details",
-		Short: "Show the app's running containers on every server",
+		Short: "Show the proxy, the app's containers and the accessories on every server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return appDetails(cmd, g)
+			hasAccessories, err := appDetails(cmd, g)
+			if err != nil || !hasAccessories {
+				return err
+			}
+			return accessoryDetails(cmd, g, "all")
 		},
 	}
 }
 
-func appDetails(cmd *cobra.Command, g *Globals) error {
+// appDetails prints the app's containers and tells whether the project
+// has accessories, whose details ferry details shows next.
+func appDetails(cmd *cobra.Command, g *Globals) (bool, error) {
 	s, err := newSession(cmd, g, false)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer s.close()
 	ctx := cmd.Context()
 	if err := s.connect(ctx); err != nil {
-		return err
+		return false, err
 	}
 	rows, err := s.d.Containers(ctx, true)
 	fmt.Fprint(g.Stdout, deploy.FormatContainers(rows))
-	return err
+	return len(s.p.cfg.Accessories) > 0, err
 }
