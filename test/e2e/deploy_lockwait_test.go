@@ -1,0 +1,166 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-deploy/ferry/test/e2e/harness"
+)
+
+// Two deploys at once from two processes: the first holds the automatic
+// deploy lock (its pre-deploy hook blocks until the test lets it go); a
+// second deploy without --lock-wait stops with the holder's details, and
+// one with --lock-wait waits, saying so, and succeeds once the first has
+// released the lock. The ordering is driven by files, not by sleeps.
+func TestDeployLockWait(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "w1"}}})
+	if err != nil {
+		t.Fatalf("start harness: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	w1 := env.Server("w1")
+	bin, err := harness.FerryBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	sync := t.TempDir()
+	held, release := filepath.Join(sync, "held"), filepath.Join(sync, "release")
+	// Only the first pre-deploy (mkdir is atomic) holds on, for at most 120 s.
+	hook := "#!/bin/sh\nif mkdir " + filepath.Join(sync, "first") + " 2>/dev/null; then\n" +
+		"  touch " + held + "\n  i=0\n" +
+		"  while [ ! -f " + release + " ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\nfi\n"
+	files := map[string]string{
+		"config/deploy.yml": `service: lockwait
+image: lockwait
+servers:
+  web:
+    - w1.test
+ssh:
+  user: root
+builder:
+  arch: amd64
+deploy_timeout: 20
+`,
+		"Dockerfile":              harness.AppDockerfile,
+		".kamal/hooks/pre-deploy": hook,
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.GitCommitAll(ctx, dir, "app v1"); err != nil {
+		t.Fatal(err)
+	}
+
+	// start runs ferry in the background, its output in a file the test
+	// can read while it runs.
+	type run struct {
+		out  string
+		done chan error
+	}
+	start := func(name string, args ...string) run {
+		t.Helper()
+		out := filepath.Join(sync, name+".out")
+		f, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HOME="+env.HomeDir)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := run{out: out, done: make(chan error, 1)}
+		go func() { r.done <- cmd.Wait(); f.Close() }()
+		return r
+	}
+	output := func(r run) string { b, _ := os.ReadFile(r.out); return string(b) }
+	finish := func(name string, r run) error {
+		t.Helper()
+		select {
+		case err := <-r.done:
+			t.Logf("ferry %s (err %v):\n%s", name, err, output(r))
+			return err
+		case <-ctx.Done():
+			t.Fatalf("ferry %s did not finish:\n%s", name, output(r))
+			return nil
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("gave up waiting for %s", what)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	exists := func(p string) func() bool {
+		return func() bool { _, err := os.Stat(p); return err == nil }
+	}
+
+	// The holder: a deploy stopped in its pre-deploy hook, inside the lock.
+	holder := start("holder", "deploy")
+	t.Cleanup(func() { os.WriteFile(release, nil, 0o644) })
+	waitFor("the first deploy to hold the lock", exists(held))
+
+	// Without --lock-wait: stopped with the holder's details.
+	res, err := env.RunFerry(ctx, dir, nil, "deploy", "-P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ferry deploy -P under the lock (exit %d):\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "deploy lock is held on w1.test") || !strings.Contains(res.Stderr, "Automatic deploy lock") {
+		t.Errorf("a deploy without --lock-wait under an automatic lock: exit %d, want a failure naming the holder", res.ExitCode)
+	}
+
+	// With --lock-wait: it waits (and says so) until the holder is done.
+	waiter := start("waiter", "deploy", "-P", "--lock-wait", "--lock-wait-interval", "1")
+	waitFor("the second deploy to wait for the lock", func() bool {
+		return strings.Contains(output(waiter), "is held; waiting")
+	})
+	select {
+	case err := <-waiter.done:
+		t.Fatalf("the waiting deploy ended (%v) while the lock was held:\n%s", err, output(waiter))
+	default:
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish("deploy (holder)", holder); err != nil {
+		t.Errorf("the holding deploy failed: %v", err)
+	}
+	if err := finish("deploy --lock-wait", waiter); err != nil {
+		t.Errorf("the waiting deploy failed: %v", err)
+	}
+	if !strings.Contains(output(waiter), "Acquired the deploy lock") {
+		t.Errorf("the waiting deploy never took the lock")
+	}
+	if st, body, err := w1.Get(ctx, "http://w1.test/version"); err != nil || st != 200 || strings.TrimSpace(body) != "v1" {
+		t.Errorf("after both deploys w1 answers %d %q (%v), want 200 v1", st, body, err)
+	}
+	out := mustOK(t)(w1.Exec(ctx, "sh", "-c", "ls -d /root/.kamal/lock-* 2>/dev/null; true"))
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("a lock is left behind: %s", out)
+	}
+}
