@@ -105,3 +105,16 @@ bash bench/proxy.sh >"$out/proxy.log" 2>&1 || { tail -30 "$out/proxy.log"; exit 
 } >> bench/REPORT.md
 
 cat bench/REPORT.md
+
+# Warm deploys (issue 6): `ferry deploy -P` with the image already on the
+# hosts, on 1 and on 3 test servers, beside the floor measured in the same
+# run on one server: docker run until the first passing health check.
+FERRY_BIN="$ferry" bash bench/deploy.sh >"$out/deploy.log" 2>&1 || { tail -30 "$out/deploy.log"; exit 1; }
+{
+  echo
+  echo "## Deploy (warm, image on the hosts; same run)"
+  echo
+  cat "$out/deploy.md"
+  echo
+  echo "Targets: a warm 1-server deploy at most 2x the floor; 3 servers at most 1.3x the 1-server time."
+} | tee -a bench/REPORT.md

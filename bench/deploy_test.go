@@ -1,0 +1,172 @@
+//go:build e2e
+
+// Deploy benchmark: a warm `ferry deploy -P` (the version's image already
+// on the hosts, ferry's proxy running) on 1 and on 3 test servers, beside
+// the floor under any deploy measured directly on one server in the same
+// run: `docker run` of the same new container until its first passing
+// health check. Rounds interleave the three measurements so they share the
+// machine's noise; every deploy switches to a version that is not running
+// anywhere (three versions in rotation). Run it with bench/deploy.sh; it
+// prints a markdown table and writes bench/out/deploy.md.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-deploy/ferry/test/e2e/harness"
+)
+
+const deployRounds = 5
+
+func TestDeployBenchmark(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "b1"}, {Name: "b2"}, {Name: "b3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	b1 := env.Server("b1")
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"config/deploy.yml": `service: benchdeploy
+image: benchdeploy
+servers:
+  web:
+    - b1.test
+    - b2.test
+    - b3.test
+ssh:
+  user: root
+builder:
+  arch: amd64
+deploy_timeout: 30
+`,
+		"Dockerfile": harness.AppDockerfile,
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ferry := func(args ...string) time.Duration {
+		t.Helper()
+		res, err := env.RunFerry(ctx, dir, nil, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode != 0 {
+			t.Fatalf("ferry %s failed (exit %d):\n%s%s", strings.Join(args, " "), res.ExitCode, res.Stdout, res.Stderr)
+		}
+		return res.Elapsed
+	}
+
+	// Three versions, each built and delivered to every host; v1 deployed.
+	var versions []string
+	for i, v := range []string{"v1", "v2", "v3"} {
+		os.RemoveAll(filepath.Join(dir, "rails"))
+		if err := harness.WriteAppContext(dir, env.Images.AppBinary, v, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := harness.GitCommitAll(ctx, dir, "app "+v); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			ferry("deploy")
+		} else {
+			ferry("build", "deliver")
+		}
+		out, err := harness.RunCommand(ctx, dir, nil, "git", "rev-parse", "HEAD")
+		if err != nil || out.ExitCode != 0 {
+			t.Fatalf("git rev-parse: %v %s", err, out.Stderr)
+		}
+		versions = append(versions, strings.TrimSpace(out.Stdout))
+	}
+
+	// The floor: on b1, docker run of the new container (same image, the
+	// kamal network, the port published on loopback) and curl /up every
+	// 10 ms until it passes, timed inside the server so no docker exec or
+	// SSH is counted.
+	floorScript := `set -e
+start=$(date +%s%N)
+docker run --detach --name "$1" --network kamal --publish 127.0.0.1:18080:80 "$2" >/dev/null
+i=0
+until curl -fsS -o /dev/null http://127.0.0.1:18080/up 2>/dev/null; do
+  i=$((i+1)); [ $i -lt 3000 ] || { echo "never healthy" >&2; exit 1; }
+  sleep 0.01
+done
+end=$(date +%s%N)
+docker rm -f "$1" >/dev/null
+echo $(( (end-start)/1000 ))`
+
+	var one, three, floor []time.Duration
+	state := 0 // every host runs versions[state]
+	for round := range deployRounds {
+		oneVer, threeVer := versions[(state+1)%3], versions[(state+2)%3]
+		one = append(one, ferry("deploy", "-P", "--version", oneVer, "-h", "b1.test"))
+		three = append(three, ferry("deploy", "-P", "--version", threeVer))
+		state = (state + 2) % 3
+		out, err := b1.Exec(ctx, "sh", "-c", floorScript, "sh", fmt.Sprintf("floor-%d", round), "benchdeploy:"+oneVer)
+		if err != nil {
+			t.Fatalf("floor: %v\n%s", err, out)
+		}
+		us, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("floor: %q", out)
+		}
+		floor = append(floor, time.Duration(us)*time.Microsecond)
+		t.Logf("round %d: 1 server %s, 3 servers %s, floor %s", round+1, one[round].Round(time.Millisecond), three[round].Round(time.Millisecond), floor[round].Round(time.Millisecond))
+	}
+	for _, s := range env.Servers {
+		st, body, err := s.Get(ctx, "http://"+s.Name+".test/version")
+		if err != nil || st != 200 {
+			t.Fatalf("%s after the benchmark: %d %q %v", s.Name, st, body, err)
+		}
+	}
+
+	md := deployTable(median(one), median(three), median(floor), one, three, floor)
+	t.Log("\n" + md)
+	if err := os.WriteFile(filepath.Join("out", "deploy.md"), []byte(md), 0o644); err != nil {
+		t.Log(err)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func deployTable(one, three, floor time.Duration, ones, threes, floors []time.Duration) string {
+	met := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "NO"
+	}
+	all := func(ds []time.Duration) string {
+		var p []string
+		for _, d := range ds {
+			p = append(p, fmt.Sprintf("%.2f", d.Seconds()))
+		}
+		return strings.Join(p, ", ")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| Warm deploy (image on the hosts), median of %d | Time | Compared with | Ratio | Target | Met | Each round (s) |\n", len(ones))
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| floor: `docker run` on one server until its first passing `/up` (timed in the server) | %.2f s | | | | | %s |\n", floor.Seconds(), all(floors))
+	fmt.Fprintf(&b, "| `ferry deploy -P` on 1 server (whole process) | %.2f s | floor | %.2fx | ≤ 2x | %s | %s |\n", one.Seconds(), one.Seconds()/floor.Seconds(), met(one <= 2*floor), all(ones))
+	fmt.Fprintf(&b, "| `ferry deploy -P` on 3 servers (whole process) | %.2f s | 1 server | %.2fx | ≤ 1.3x | %s | %s |\n", three.Seconds(), three.Seconds()/one.Seconds(), met(float64(three) <= 1.3*float64(one)), all(threes))
+	return b.String()
+}
