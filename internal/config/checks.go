@@ -90,7 +90,10 @@ func (k *checker) required() {
 // registry checks one registry section (the app's or an accessory's).
 func (k *checker) registry(r Registry, n *Node, path string) {
 	if r.Local {
-		if r.Password.IsSet() {
+		// With server: localhost:PORT the credentials are not used (ferry
+		// delivers the image itself), so a section that keeps the
+		// username and password it had for a real registry is fine.
+		if r.Password.IsSet() && !r.Username.IsSet() {
 			k.ps.add(k.keyPos(n, "password"), path+".password", "is set but there is no username; add registry.username (and registry.server unless it is Docker Hub), or remove the password to let ferry deliver images itself")
 		}
 		return

@@ -665,3 +665,25 @@ func TestNullSectionIsAbsent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A registry section switched to localhost:PORT may keep the username and
+// password it had (the article's Docker Hub section with server: added):
+// ferry delivers the image itself and does not use them.
+func TestLocalhostRegistryKeepsCredentials(t *testing.T) {
+	dir := writeProject(t, map[string]string{"config/deploy.yml": `service: blog
+image: acme/blog
+registry:
+  server: localhost:5000
+  username: acme
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+servers: [10.0.0.1]
+builder: {arch: amd64}
+`})
+	c, err := Load(LoadOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "local", c.Registry.Local, true)
+	eq(t, "repository", c.Repository(), "localhost:5000/acme/blog")
+}
