@@ -75,6 +75,9 @@ func (d *Deployer) Boot(ctx context.Context, version string) ([]Outcome, error) 
 	if err := d.prepareAssets(ctx, conns, version); err != nil {
 		return nil, err
 	}
+	if err := d.uploadErrorPages(ctx, version); err != nil {
+		return nil, err
+	}
 
 	gate := newBarrier()
 	primary := d.Cfg.PrimaryRole
@@ -180,12 +183,27 @@ func (d *Deployer) bootHost(ctx context.Context, conn remote.Conn, version strin
 			}()
 		}
 		wg.Wait()
+		d.afterHostBoot(ctx, conn, version, out)
 		return out
 	}
 	for i, r := range roles {
 		out[i] = d.bootRole(ctx, conn, r, version, gate)
 	}
+	d.afterHostBoot(ctx, conn, version, out)
 	return out
+}
+
+// afterHostBoot tidies a host where every role booted: error pages of
+// other versions go.
+func (d *Deployer) afterHostBoot(ctx context.Context, conn remote.Conn, version string, out []Outcome) {
+	for _, o := range out {
+		if o.Err != nil {
+			return
+		}
+	}
+	if err := d.pruneErrorPages(ctx, conn, version); err != nil {
+		d.Out.Warn(conn.Host(), "remove old error pages: %v", err)
+	}
 }
 
 // bootRole replaces role's container on one host with version.

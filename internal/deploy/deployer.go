@@ -30,6 +30,8 @@ type Deployer struct {
 
 	mu    sync.Mutex
 	conns map[string]remote.Conn
+	// errorPages is the version whose error pages were uploaded, by host.
+	errorPages map[string]string
 }
 
 // Connect opens (or reuses) the connections to hosts, all at once; any

@@ -30,15 +30,24 @@ type ProxyFactory func(conn remote.Conn) ProxyDriver
 type hostDriver struct {
 	d   *proxyhost.Driver
 	cfg *config.Config
+	// errorPages is the version whose error pages are on the host ("" for
+	// none this command uploaded).
+	errorPages string
 }
 
 func (h hostDriver) Deploy(ctx context.Context, service string, targets []string, role *config.Role) error {
 	o := proxyhost.DeployOptionsFromConfig(h.cfg, role)
-	// Error pages are not uploaded by ferry yet; pointing the proxy at a
-	// directory that is not there would fail the deploy.
-	o.ErrorPages = ""
+	if !useErrorPages(h.errorPages, h.cfg.Version) {
+		o.ErrorPages = ""
+	}
 	return h.d.Deploy(ctx, service, targets, o)
 }
+
+// useErrorPages: the proxy is pointed only at error pages this command
+// uploaded (boot does, for the version it boots); a directory that is not
+// there would fail the deploy.
+func useErrorPages(uploaded, version string) bool { return uploaded != "" && uploaded == version }
+
 func (h hostDriver) Remove(ctx context.Context, service string) error {
 	return h.d.Remove(ctx, service)
 }
@@ -64,7 +73,7 @@ func (d *Deployer) proxy(conn remote.Conn) ProxyDriver {
 	}
 	drv := proxyhost.NewDriver(conn)
 	drv.Log = d.Log
-	return hostDriver{d: drv, cfg: d.Cfg}
+	return hostDriver{d: drv, cfg: d.Cfg, errorPages: d.errorPagesOn(conn.Host())}
 }
 
 // ProxyHosts are the selected hosts that run a proxied role.

@@ -68,12 +68,15 @@ ssh:
 builder:
   arch: amd64
 deploy_timeout: 20
+error_pages_path: pages
 env:
   secret:
     - RAILS_MASTER_KEY
 `,
-		".kamal/secrets": "RAILS_MASTER_KEY=mk-ferry\n",
-		"Dockerfile":     harness.AppDockerfile,
+		".kamal/secrets":   "RAILS_MASTER_KEY=mk-ferry\n",
+		"Dockerfile":       harness.AppDockerfile,
+		"pages/503.html":   "<p>takeover maintenance: {{.Message}}</p>\n",
+		"pages/index.html": "not an error page\n",
 	}
 	for name, text := range files {
 		path := filepath.Join(dir, name)
@@ -121,6 +124,18 @@ env:
 	if names := strings.Fields(out); len(names) != 1 || names[0] == kamalName || !strings.HasPrefix(names[0], svc+"-web-") {
 		t.Errorf("running app containers after the deploy: %q, want one new %s-web-* container", out, svc)
 	}
+
+	// The error pages went up with the version (Kamal's layout) and the
+	// proxy uses them: maintenance answers with the app's 503.html.
+	ls := mustOK(t)(k1.Exec(ctx, "sh", "-c", "ls /root/.kamal/proxy/apps-config/"+svc+"/error_pages/*/"))
+	if strings.TrimSpace(ls) != "503.html" {
+		t.Errorf("uploaded error pages: %q, want 503.html", ls)
+	}
+	ferry("app", "maintenance", "--message", "back at noon")
+	if st, body, _ := k1.Get(ctx, "http://k1.test/version"); st != 503 || !strings.Contains(body, "takeover maintenance: back at noon") {
+		t.Errorf("maintenance answers %d %q, want 503 from pages/503.html", st, body)
+	}
+	ferry("app", "live")
 
 	res = ferry("rollback", "--list")
 	var line string
