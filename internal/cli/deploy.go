@@ -213,6 +213,9 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
 		return err
 	}
 	defer s.close()
+	if err := s.p.checkSecrets(k.setup); err != nil {
+		return err
+	}
 	if k.setup {
 		hosts := s.d.Sel.Hosts()
 		if err := s.p.preConnect(ctx, g, cmd, hosts); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/ferry-deploy/ferry/internal/appversion"
@@ -102,4 +103,28 @@ func secretsFileFor(cfg *config.Config) string {
 		return cfg.SecretsPath + "." + cfg.Destination
 	}
 	return cfg.SecretsPath
+}
+
+// checkSecrets resolves every secret the command will need before it
+// touches any server, so a missing one (the article's POSTGRES_HOST) stops
+// the command with nothing half-done. Accessories' secrets count only for
+// commands that boot accessories.
+func (p *project) checkSecrets(withAccessories bool) error {
+	var names []string
+	for name, users := range p.cfg.SecretReferences() {
+		for _, u := range users {
+			if withAccessories || !strings.HasPrefix(u, "accessories.") {
+				names = append(names, name)
+				break
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	if err := p.secrets().Check(names); err != nil {
+		return explainMissingSecrets(err, p.cfg)
+	}
+	return nil
 }

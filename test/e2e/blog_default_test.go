@@ -103,6 +103,13 @@ func TestBlogDefault(t *testing.T) {
 		!strings.Contains(res.Stderr, "add POSTGRES_HOST="+svc+" to .kamal/secrets") {
 		t.Fatalf("setup without POSTGRES_HOST: exit %d, want the missing secret explained with %s", res.ExitCode, svc)
 	}
+	// ... before changing anything on the server.
+	if inDockerGroup() {
+		t.Error("the failed setup changed the server: deploy was added to the docker group before the missing secret was reported")
+	}
+	if out, _ := b1.Exec(ctx, "docker", "ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("the failed setup left containers on the server:\n%s", out)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, ".kamal", "secrets"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
