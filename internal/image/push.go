@@ -49,8 +49,8 @@ func loginError(reg Registry, host string, err error) error {
 }
 
 // Push sends the locally built img to reg: into the embedded registry e
-// when reg is local (e must then be open), else to the real registry. The
-// local engine uploads only the layers the registry lacks.
+// when reg is local (e must then be open; see save.go), else to the real
+// registry. Only the layers the registry lacks are sent.
 func Push(ctx context.Context, docker *client.Client, reg Registry, e *Embedded, img Image, log Logger) error {
 	log = orDiscard(log)
 	if reg.Local {
