@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ferry-deploy/ferry/internal/hooks"
 	"github.com/ferry-deploy/ferry/internal/image"
 	"github.com/ferry-deploy/ferry/internal/remote"
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 
@@ -129,6 +131,16 @@ func (s *session) deliver(ctx context.Context, skipPush, noCache bool) error {
 	img := image.ImageFromConfig(s.p.cfg)
 	targets := imageTargets(hosts, conns)
 	if skipPush {
+		if reg.Local {
+			// With ferry's own registry the hosts would pull what the local
+			// engine holds: a host that already has that very image (same
+			// ID) needs no registry, port forward or pull.
+			targets = hostsLacking(ctx, local, img.Ref(), targets)
+			if len(targets) == 0 {
+				s.d.Out.Info("", "%s is already on every host", img.Ref())
+				return nil
+			}
+		}
 		_, err = dl.Pull(ctx, img, s.p.cfg.Builder.Arch, targets)
 		return err
 	}
@@ -406,4 +418,39 @@ func appDetails(cmd *cobra.Command, g *Globals) (bool, error) {
 	rows, err := s.d.Containers(ctx, true)
 	fmt.Fprint(g.Stdout, deploy.FormatContainers(rows))
 	return len(s.p.cfg.Accessories) > 0, err
+}
+
+// hostsLacking keeps the targets whose engine does not hold ref as the
+// local engine has it (compared by image ID); when the local engine lacks
+// ref, or a host cannot be asked, that host is kept, so the pull decides.
+func hostsLacking(ctx context.Context, local *client.Client, ref string, targets []image.Target) []image.Target {
+	res, err := local.ImageInspect(ctx, ref)
+	if err != nil || res.ID == "" {
+		return targets
+	}
+	ids := make([]string, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := t.Docker().ImageInspect(ctx, ref); err == nil {
+				ids[i] = r.ID
+			}
+		}()
+	}
+	wg.Wait()
+	return lackingImage(res.ID, targets, ids)
+}
+
+// lackingImage is hostsLacking's pure half: hostIDs[i] is what targets[i]
+// holds under the ref ("" for nothing).
+func lackingImage(localID string, targets []image.Target, hostIDs []string) []image.Target {
+	var out []image.Target
+	for i, t := range targets {
+		if hostIDs[i] != localID {
+			out = append(out, t)
+		}
+	}
+	return out
 }

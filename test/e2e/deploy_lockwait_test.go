@@ -156,6 +156,10 @@ deploy_timeout: 20
 	if !strings.Contains(output(waiter), "Acquired the deploy lock") {
 		t.Errorf("the waiting deploy never took the lock")
 	}
+	// Both -P deploys found the holder's image already on the host.
+	if !strings.Contains(output(waiter), "is already on every host") || strings.Contains(output(waiter), "Pulling") {
+		t.Errorf("deploy -P pulled an image the host already had")
+	}
 	if st, body, err := w1.Get(ctx, "http://w1.test/version"); err != nil || st != 200 || strings.TrimSpace(body) != "v1" {
 		t.Errorf("after both deploys w1 answers %d %q (%v), want 200 v1", st, body, err)
 	}
