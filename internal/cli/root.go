@@ -116,6 +116,7 @@ config/deploy.<destination>.yml, .kamal/secrets* and .kamal/hooks.`,
 		newRemoveCommand(g), newDetailsCommand(g), newAuditCommand(g), newAppCommand(g),
 		newLockCommand(g), newPruneCommand(g),
 		newAccessoryCommand(g),
+		newDoctorCommand(g),
 	)
 	return root
 }
