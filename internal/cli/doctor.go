@@ -246,4 +246,3 @@ func proxyHostsOf(cfg *config.Config, host string) []string {
 	sort.Strings(out)
 	return out
 }
-
