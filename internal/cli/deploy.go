@@ -228,6 +228,9 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
 	if err := s.p.checkSecrets(k.setup); err != nil {
 		return err
 	}
+	if err := s.p.localPreflight(k.deliver && !k.skipPush); err != nil {
+		return err
+	}
 	if k.setup {
 		hosts := s.d.Sel.Hosts()
 		if err := s.p.preConnect(ctx, g, cmd, hosts); err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -245,4 +246,40 @@ func proxyHostsOf(cfg *config.Config, host string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// localPreflight is the fast local subset of doctor that setup and deploy
+// run before changing anything: the programs the secrets files call, an
+// empty registry password, and (when building) the Dockerfile. Missing
+// secrets and the missing commit are reported by checkSecrets and the
+// version lookup; the slower checks (Docker, logins, servers) stay in doctor.
+func (p *project) localPreflight(build bool) error {
+	files := p.secretsText()
+	checks := []doctor.Check{
+		func(context.Context) []doctor.Result { return doctor.SecretCommands(files, exec.LookPath) },
+		func(context.Context) []doctor.Result {
+			reg, err := image.ResolveRegistry(p.cfg.Registry, p.secrets().Get)
+			r, _ := doctor.RegistryPassword(p.cfg.Registry, reg.Password, err, files)
+			return []doctor.Result{r}
+		},
+	}
+	if build && !strings.Contains(p.cfg.Builder.Context, "://") {
+		checks = append(checks, func(context.Context) []doctor.Result {
+			return []doctor.Result{doctor.Dockerfile(p.dir, p.cfg.Builder)}
+		})
+	}
+	var lines []string
+	for _, r := range doctor.Run(context.Background(), checks) {
+		if r.Status != doctor.Fail {
+			continue
+		}
+		lines = append(lines, r.Name+": "+r.Reason)
+		if r.Fix != "" {
+			lines = append(lines, "  fix: "+r.Fix)
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return fmt.Errorf("nothing was changed on any server:\n%s\n(ferry doctor checks everything at once)", strings.Join(lines, "\n"))
 }

@@ -141,10 +141,19 @@ func TestDoctorBlogDefault(t *testing.T) {
 	if res := ferry("server", "bootstrap"); res.ExitCode != 0 {
 		t.Fatal("ferry server bootstrap failed")
 	}
-	edit(".env", [2]string{`KAMAL_REGISTRY_PASSWORD=""`, `KAMAL_REGISTRY_PASSWORD="your_secret_pass"`})
 	if err := harness.GitCommitAll(ctx, dir, "Initial commit"); err != nil {
 		t.Fatal(err)
 	}
+	// With the password still empty, deploy runs doctor's fast local
+	// subset first and stops before building or touching the server.
+	if res := ferry("deploy"); res.ExitCode == 0 || !strings.Contains(res.Stderr, "the password for Docker Hub is empty") ||
+		!strings.Contains(res.Stderr, "add KAMAL_REGISTRY_PASSWORD=") {
+		t.Errorf("deploy with an empty registry password: exit %d, want the local preflight to stop it with the fix", res.ExitCode)
+	}
+	if out, _ := b1.Exec(ctx, "docker", "ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("the stopped deploy left containers on the server:\n%s", out)
+	}
+	edit(".env", [2]string{`KAMAL_REGISTRY_PASSWORD=""`, `KAMAL_REGISTRY_PASSWORD="your_secret_pass"`})
 
 	code, results = doctor()
 	for _, r := range results {
