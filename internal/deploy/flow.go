@@ -40,9 +40,7 @@ func (d *Deployer) WithLock(ctx context.Context, o LockOptions, fn func(ctx cont
 	}
 	details := LockDetails(d.PerformerName, o.Version, msg, time.Now())
 	if o.Wait.Notify == nil {
-		o.Wait.Notify = func(l *LockedError) {
-			d.Out.Info("", "The deploy lock on %s is held; waiting %s (--lock-wait):\n%s", l.Host, o.Wait.Interval, indentLines(l.Details))
-		}
+		o.Wait.Notify = waitNotifier(func(format string, args ...any) { d.Out.Info("", format, args...) }, o.Wait.Interval)
 	}
 	if err := AcquireLockWaiting(ctx, conn, d.Cfg, details, o.Wait); err != nil {
 		return err
@@ -65,6 +63,19 @@ func (d *Deployer) WithLock(ctx context.Context, o LockOptions, fn func(ctx cont
 		}
 	}()
 	return fn(ctx)
+}
+
+// waitNotifier tells about a held lock once per holder, not on every poll:
+// a long wait would otherwise repeat the same details every interval.
+func waitNotifier(info func(format string, args ...any), interval time.Duration) func(*LockedError) {
+	var last string
+	return func(l *LockedError) {
+		if l.Details == last {
+			return
+		}
+		last = l.Details
+		info("The deploy lock on %s is held; waiting for it, checking every %s (--lock-wait):\n%s", l.Host, interval, indentLines(l.Details))
+	}
 }
 
 // FlowOptions shape deploy, redeploy and rollback.
