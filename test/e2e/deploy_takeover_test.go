@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,5 +153,129 @@ env:
 	ferry("rollback", kamalVer)
 	if st, body, err := k1.Get(ctx, "http://k1.test/version"); err != nil || st != 200 || strings.TrimSpace(body) != "v1" {
 		t.Errorf("after rollback to the Kamal-era version k1 answers %d %q (%v), want 200 v1", st, body, err)
+	}
+}
+
+// The same takeover with Kamal's proxy in front, as every Kamal host has
+// it: a kamal-proxy container (a stand-in image answering Kamal's CLI, as
+// ferry's binary does under that name; nothing can be pulled here) run the
+// way Kamal 2 runs it (but started as `ferry proxy-server run`: ferry's
+// binary started as `kamal-proxy run` exits at once, see the report of
+// issue 6), routing the Kamal-era container. `ferry deploy`
+// under load switches the route to the new version through that proxy
+// with no failed request, and stops the Kamal-era container.
+func TestDeployTakeoverUnderKamalProxy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "k2"}}})
+	if err != nil {
+		t.Fatalf("start harness: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	k2 := env.Server("k2")
+	bin, err := harness.FerryBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The stand-in for basecamp/kamal-proxy, built here from ferry's binary.
+	proxyCtx := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kamal-proxy", "ferry"} {
+		if err := os.WriteFile(filepath.Join(proxyCtx, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(proxyCtx, "Dockerfile"), []byte("FROM scratch\nCOPY kamal-proxy ferry /usr/local/bin/\nWORKDIR /tmp\nWORKDIR /home/kamal-proxy\nENV HOME=/home/kamal-proxy PATH=/usr/local/bin\n"), 0o644)
+	localTag := "ferry-e2e/kamal-proxy-standin:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", localTag, proxyCtx).CombinedOutput(); err != nil {
+		t.Fatalf("build the kamal-proxy stand-in: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", localTag).Run() })
+	if err := k2.LoadImageAs(ctx, localTag, "basecamp/kamal-proxy:v0.9.2"); err != nil {
+		t.Fatal(err)
+	}
+
+	const (
+		svc       = "kamaltook"
+		kamalVer  = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b"
+		kamalName = svc + "-web-" + kamalVer
+	)
+	if err := k2.LoadImageAs(ctx, env.Images.AppV1, svc+":"+kamalVer); err != nil {
+		t.Fatal(err)
+	}
+	if err := k2.WriteFile(ctx, "/root/.kamal/apps/"+svc+"/env/roles/web.env", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Kamal §5.5 step 3 (proxy boot) and step 6 (app boot, proxy deploy).
+	mustOK(t)(k2.Exec(ctx, "sh", "-c", strings.Join([]string{
+		"set -e",
+		"cd /root",
+		"docker tag " + svc + ":" + kamalVer + " " + svc + ":latest",
+		"docker network create kamal",
+		"mkdir -p .kamal/proxy/apps-config",
+		"docker run --name kamal-proxy --network kamal --detach --restart unless-stopped" +
+			" --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config" +
+			" --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 ferry proxy-server run",
+		"docker run --detach --restart unless-stopped --name " + kamalName + " --network kamal --hostname k2.test-0123456789ab" +
+			" --env KAMAL_CONTAINER_NAME=" + kamalName + " --env KAMAL_VERSION=" + kamalVer + " --env KAMAL_HOST=k2.test" +
+			" --env-file .kamal/apps/" + svc + "/env/roles/web.env --log-opt max-size=10m" +
+			" --label service=" + svc + " --label role=web --label destination " + svc + ":" + kamalVer,
+		"id=$(docker container ls --all --filter name=^" + kamalName + "$ --quiet)",
+		"docker exec kamal-proxy kamal-proxy deploy " + svc + "-web --target=$id:80 --deploy-timeout=30s --drain-timeout=30s --buffer-requests --buffer-responses",
+	}, "\n")))
+	if st, body, err := k2.Get(ctx, "http://k2.test/version"); err != nil || st != 200 || strings.TrimSpace(body) != "v1" {
+		t.Fatalf("the Kamal-deployed host answers %d %q (%v), want 200 v1", st, body, err)
+	}
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"config/deploy.yml": "service: " + svc + "\nimage: " + svc + "\nservers:\n  web:\n    - k2.test\nssh:\n  user: root\nbuilder:\n  arch: amd64\ndeploy_timeout: 20\n",
+		"Dockerfile":        harness.AppDockerfile,
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v2", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.GitCommitAll(ctx, dir, "app v2"); err != nil {
+		t.Fatal(err)
+	}
+
+	client, err := k2.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := make(chan harness.LoadResult, 1)
+	go func() {
+		loads <- harness.Load(ctx, client, "http://k2.test/version", harness.LoadOptions{Duration: 15 * time.Second, Concurrency: 4})
+	}()
+	time.Sleep(time.Second)
+	res, err := env.RunFerry(ctx, dir, nil, "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ferry deploy (exit %d, %s)\n%s%s", res.ExitCode, res.Elapsed.Round(time.Millisecond), res.Stdout, res.Stderr)
+	if res.ExitCode != 0 {
+		t.Fatal("ferry deploy failed on the Kamal-deployed host")
+	}
+	load := <-loads
+	t.Logf("load during the takeover: %s bodies %v", load, load.Bodies)
+	if load.Failures != 0 || load.Bodies["v2"] == 0 || len(load.Bodies) > 2 || (len(load.Bodies) == 2 && load.Bodies["v1"] == 0) {
+		t.Errorf("load during the takeover: %s, bodies %v; want no failure, v1 then v2", load, load.Bodies)
+	}
+	if st, body, err := k2.Get(ctx, "http://k2.test/version"); err != nil || st != 200 || strings.TrimSpace(body) != "v2" {
+		t.Errorf("after the deploy k2 answers %d %q (%v), want 200 v2", st, body, err)
+	}
+	if got := strings.TrimSpace(mustOK(t)(k2.Exec(ctx, "docker", "inspect", "-f", "{{.State.Status}}", kamalName))); got != "exited" {
+		t.Errorf("the Kamal-era container is %q after the deploy, want exited", got)
 	}
 }
