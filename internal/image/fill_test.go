@@ -18,7 +18,8 @@ func TestFillAndPullHoldsManifests(t *testing.T) {
 	defer cancel()
 	p := newProject(t, 64<<10, 1<<10)
 	img := Image{Repository: "ferry-fill-test-" + randomHex(4), Version: p.git("rev-parse", "HEAD"), Service: "svc"}
-	t.Cleanup(func() { removeImages(docker, img.Ref()) })
+	ref := img.Ref()
+	t.Cleanup(func() { removeImages(docker, ref) })
 	if _, err := Build(ctx, BuildOptions{Dir: p.Dir, Builder: config.Builder{Local: true}, Image: img}); err != nil {
 		t.Fatal(err)
 	}
