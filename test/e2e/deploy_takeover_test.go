@@ -159,9 +159,7 @@ env:
 // The same takeover with Kamal's proxy in front, as every Kamal host has
 // it: a kamal-proxy container (a stand-in image answering Kamal's CLI, as
 // ferry's binary does under that name; nothing can be pulled here) run the
-// way Kamal 2 runs it (but started as `ferry proxy-server run`: ferry's
-// binary started as `kamal-proxy run` exits at once, see the report of
-// issue 6), routing the Kamal-era container. `ferry deploy`
+// way Kamal 2 runs it, routing the Kamal-era container. `ferry deploy`
 // under load switches the route to the new version through that proxy
 // with no failed request, and stops the Kamal-era container.
 func TestDeployTakeoverUnderKamalProxy(t *testing.T) {
@@ -184,12 +182,10 @@ func TestDeployTakeoverUnderKamalProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"kamal-proxy", "ferry"} {
-		if err := os.WriteFile(filepath.Join(proxyCtx, name), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(proxyCtx, "kamal-proxy"), data, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(proxyCtx, "Dockerfile"), []byte("FROM scratch\nCOPY kamal-proxy ferry /usr/local/bin/\nWORKDIR /tmp\nWORKDIR /home/kamal-proxy\nENV HOME=/home/kamal-proxy PATH=/usr/local/bin\n"), 0o644)
+	os.WriteFile(filepath.Join(proxyCtx, "Dockerfile"), []byte("FROM scratch\nCOPY kamal-proxy /usr/local/bin/\nWORKDIR /tmp\nWORKDIR /home/kamal-proxy\nENV HOME=/home/kamal-proxy PATH=/usr/local/bin\n"), 0o644)
 	localTag := "ferry-e2e/kamal-proxy-standin:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", localTag, proxyCtx).CombinedOutput(); err != nil {
 		t.Fatalf("build the kamal-proxy stand-in: %v\n%s", err, out)
@@ -219,7 +215,7 @@ func TestDeployTakeoverUnderKamalProxy(t *testing.T) {
 		"mkdir -p .kamal/proxy/apps-config",
 		"docker run --name kamal-proxy --network kamal --detach --restart unless-stopped" +
 			" --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config" +
-			" --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 ferry proxy-server run",
+			" --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run",
 		"docker run --detach --restart unless-stopped --name " + kamalName + " --network kamal --hostname k2.test-0123456789ab" +
 			" --env KAMAL_CONTAINER_NAME=" + kamalName + " --env KAMAL_VERSION=" + kamalVer + " --env KAMAL_HOST=k2.test" +
 			" --env-file .kamal/apps/" + svc + "/env/roles/web.env --log-opt max-size=10m" +
