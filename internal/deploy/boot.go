@@ -78,6 +78,9 @@ func (d *Deployer) Boot(ctx context.Context, version string) ([]Outcome, error) 
 	if err := d.uploadErrorPages(ctx, version); err != nil {
 		return nil, err
 	}
+	if err := d.uploadTLSCertificates(ctx); err != nil {
+		return nil, err
+	}
 
 	gate := newBarrier()
 	primary := d.Cfg.PrimaryRole
