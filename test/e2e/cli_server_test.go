@@ -44,16 +44,8 @@ COPY payload.txt /payload.txt
 		"payload.txt":               "ferry e2e\n",
 		".kamal/hooks/docker-setup": "#!/bin/sh\necho \"$KAMAL_HOSTS $KAMAL_COMMAND $KAMAL_SUBCOMMAND\" > " + marker + "\n",
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		mode := os.FileMode(0o644)
-		if strings.Contains(name, "hooks") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	if err := harness.GitCommitAll(ctx, dir, "e2e cli project"); err != nil {
 		t.Fatal(err)

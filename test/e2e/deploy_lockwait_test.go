@@ -55,12 +55,8 @@ deploy_timeout: 20
 		"Dockerfile":              harness.AppDockerfile,
 		".kamal/hooks/pre-deploy": hook,
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v1", false); err != nil {
 		t.Fatal(err)

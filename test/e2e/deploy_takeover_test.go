@@ -79,12 +79,8 @@ env:
 		"pages/503.html":   "<p>takeover maintenance: {{.Message}}</p>\n",
 		"pages/index.html": "not an error page\n",
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v2", false); err != nil {
 		t.Fatal(err)
@@ -232,12 +228,8 @@ func TestDeployTakeoverUnderKamalProxy(t *testing.T) {
 		"config/deploy.yml": "service: " + svc + "\nimage: " + svc + "\nservers:\n  web:\n    - k2.test\nssh:\n  user: root\nbuilder:\n  arch: amd64\ndeploy_timeout: 20\n",
 		"Dockerfile":        harness.AppDockerfile,
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v2", false); err != nil {
 		t.Fatal(err)

@@ -61,16 +61,8 @@ aliases:
 		".kamal/hooks/post-app-boot": hook,
 		".kamal/hooks/post-deploy":   hook,
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		mode := os.FileMode(0o644)
-		if strings.Contains(name, "hooks") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(path, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	commitVersion := func(version string, broken bool) {
 		t.Helper()

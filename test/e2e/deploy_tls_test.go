@@ -11,8 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +52,8 @@ builder:
 		"certs/key.pem":  string(keyPEM),
 		"Dockerfile":     harness.AppDockerfile,
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v1", false); err != nil {
 		t.Fatal(err)

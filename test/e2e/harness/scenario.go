@@ -111,3 +111,23 @@ func ScenarioRepo(t testing.TB, name string, edit func(dir string) error) string
 	}
 	return dir
 }
+
+// WriteProject writes files (path relative to dir → content) into dir,
+// creating folders; hooks under .kamal/hooks/ are made executable, as a
+// project keeps them.
+func WriteProject(dir string, files map[string]string) error {
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create folder for %s: %w", name, err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(filepath.ToSlash(name), ".kamal/hooks/") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
