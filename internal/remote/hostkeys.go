@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -113,8 +114,12 @@ var preferredHostKeyAlgos = []string{
 }
 
 // dummyKey never matches a real host key: checking it makes knownhosts list
-// the keys it has for a host.
-var dummyKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, 32)).Public())
+// the keys it has for a host. Made on first use, not at start-up, where the
+// key derivation cost every ferry command a millisecond.
+var dummyKey = sync.OnceValue(func() ssh.PublicKey {
+	k, _ := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, 32)).Public())
+	return k
+})
 
 // hostKeyAlgorithms asks the server for the key types already recorded for
 // hostport, as ssh does: a host known by its RSA key must not be reported
@@ -125,7 +130,7 @@ func hostKeyAlgorithms(path, hostport string) []string {
 		return preferredHostKeyAlgos
 	}
 	var ke *knownhosts.KeyError
-	if err := check(hostport, &net.TCPAddr{}, dummyKey); !errors.As(err, &ke) || len(ke.Want) == 0 {
+	if err := check(hostport, &net.TCPAddr{}, dummyKey()); !errors.As(err, &ke) || len(ke.Want) == 0 {
 		return preferredHostKeyAlgos
 	}
 	var algos []string
