@@ -62,12 +62,8 @@ deploy_timeout: 30
 `,
 		"Dockerfile": harness.AppDockerfile,
 	}
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := harness.WriteProject(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	ferry := func(args ...string) time.Duration {
 		t.Helper()
