@@ -75,6 +75,33 @@ func newSession(cmd *cobra.Command, g *Globals, needVersion bool) (*session, err
 
 func (s *session) close() { s.p.close() }
 
+// jsonOutput starts --json mode: newline-delimited events on stdout (see
+// deploy.Output) and nothing else there. Lines that other parts print to
+// stdout (hooks, delivery, bootstrap, accessories) become message events.
+// The returned finish writes the "finished" event and restores stdout.
+func jsonOutput(g *Globals) (out *deploy.Output, finish func(error)) {
+	out = deploy.NewJSONOutput(g.Stdout, g.Quiet)
+	stdout := g.Stdout
+	g.Stdout = out.Writer()
+	return out, func(err error) {
+		g.Stdout = stdout
+		out.Finish(err)
+	}
+}
+
+// useOutput makes out the session's output, hooks' included.
+func (s *session) useOutput(out *deploy.Output) {
+	if out == nil {
+		return
+	}
+	s.d.Out = out
+	s.d.Hooks.Out = out.Writer()
+}
+
+func addJSONFlag(cmd *cobra.Command, v *bool) {
+	cmd.PersistentFlags().BoolVar(v, "json", false, "Write newline-delimited JSON events (steps per host with timings, messages) on stdout, for CI")
+}
+
 // connect reaches the selected hosts (after pre-connect) and checks that
 // Docker answers on each before anything changes.
 func (s *session) connect(ctx context.Context) error {
@@ -141,20 +168,25 @@ func (s *session) deliver(ctx context.Context, skipPush, noCache bool) error {
 				return nil
 			}
 		}
+		step := s.d.Out.Step("deliver", "", "")
 		_, err = dl.Pull(ctx, img, s.p.cfg.Builder.Arch, targets)
+		step.End(err)
 		return err
 	}
+	step := s.d.Out.Step("build", "", "")
 	if err := s.d.Hooks.Run(ctx, hooks.PreBuild, nil); err != nil {
+		step.End(err)
 		return err
 	}
 	_, err = dl.Deliver(ctx, image.DeliverOptions{Targets: targets, Build: image.BuildOptions{
 		Dir: s.p.dir, Builder: s.p.cfg.Builder, Image: img, Secrets: s.d.Secret, NoCache: noCache, Log: printer{s.g},
 	}})
+	step.End(err)
 	return err
 }
 
 func newDeployCommand(g *Globals) *cobra.Command {
-	var skipPush, noCache bool
+	var skipPush, noCache, jsonOut bool
 	var lf lockFlags
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -165,34 +197,36 @@ the deploy lock: pre-deploy hook, proxy boot, stale containers stopped, app boot
 lock; post-deploy hook.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFlow(cmd, g, lf, flowKind{deliver: true, skipPush: skipPush, noCache: noCache, proxy: true, prune: true})
+			return runFlow(cmd, g, lf, flowKind{json: jsonOut, deliver: true, skipPush: skipPush, noCache: noCache, proxy: true, prune: true})
 		},
 	}
 	cmd.Flags().BoolVarP(&skipPush, "skip-push", "P", false, "Skip the build and push: only pull the image already built for this version")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "Build without the layer cache")
 	lf.add(cmd)
+	addJSONFlag(cmd, &jsonOut)
 	return cmd
 }
 
 func newRedeployCommand(g *Globals) *cobra.Command {
-	var skipPush, noCache bool
+	var skipPush, noCache, jsonOut bool
 	var lf lockFlags
 	cmd := &cobra.Command{
 		Use:   "redeploy",
 		Short: "Deploy without booting the proxy or pruning (faster, for a known-good setup)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFlow(cmd, g, lf, flowKind{deliver: true, skipPush: skipPush, noCache: noCache})
+			return runFlow(cmd, g, lf, flowKind{json: jsonOut, deliver: true, skipPush: skipPush, noCache: noCache})
 		},
 	}
 	cmd.Flags().BoolVarP(&skipPush, "skip-push", "P", false, "Skip the build and push: only pull the image")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "Build without the layer cache")
 	lf.add(cmd)
+	addJSONFlag(cmd, &jsonOut)
 	return cmd
 }
 
 func newSetupCommand(g *Globals) *cobra.Command {
-	var skipPush, noCache bool
+	var skipPush, noCache, jsonOut bool
 	var lf lockFlags
 	cmd := &cobra.Command{
 		Use:   "setup",
@@ -203,28 +237,37 @@ booted after the proxy and before the app, as Kamal does (hosts where an
 accessory already runs are skipped).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFlow(cmd, g, lf, flowKind{deliver: true, skipPush: skipPush, noCache: noCache, proxy: true, prune: true, setup: true})
+			return runFlow(cmd, g, lf, flowKind{json: jsonOut, deliver: true, skipPush: skipPush, noCache: noCache, proxy: true, prune: true, setup: true})
 		},
 	}
 	cmd.Flags().BoolVarP(&skipPush, "skip-push", "P", false, "Skip the build and push: only pull the image")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "Build without the layer cache")
 	lf.add(cmd)
+	addJSONFlag(cmd, &jsonOut)
 	return cmd
 }
 
 type flowKind struct {
+	json                       bool
 	deliver, skipPush, noCache bool
 	proxy, prune, setup        bool
 }
 
-func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
+func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) (err error) {
 	ctx, stop := interruptible(cmd.Context())
 	defer stop()
+	var out *deploy.Output
+	if k.json {
+		var finish func(error)
+		out, finish = jsonOutput(g)
+		defer func() { finish(err) }()
+	}
 	s, err := newSession(cmd, g, true)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	s.useOutput(out)
 	if err := s.p.checkSecrets(k.setup); err != nil {
 		return err
 	}
@@ -236,10 +279,16 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
 		if err := s.p.preConnect(ctx, g, cmd, hosts); err != nil {
 			return err
 		}
-		if _, err := remote.Bootstrap(ctx, s.p.pool(g), hosts, remote.BootstrapOptions{Out: s.d.Out.Writer()}); err != nil {
+		step := s.d.Out.Step("bootstrap", "", "")
+		_, err := remote.Bootstrap(ctx, s.p.pool(g), hosts, remote.BootstrapOptions{Out: s.d.Out.Writer()})
+		step.End(err)
+		if err != nil {
 			return err
 		}
-		if err := s.d.Hooks.Run(ctx, hooks.DockerSetup, nil); err != nil {
+		step = s.d.Out.Step("docker-setup", "", "")
+		err = s.d.Hooks.Run(ctx, hooks.DockerSetup, nil)
+		step.End(err)
+		if err != nil {
 			return err
 		}
 	}
@@ -265,7 +314,7 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) error {
 }
 
 func newRollbackCommand(g *Globals) *cobra.Command {
-	var list bool
+	var list, jsonOut bool
 	var lf lockFlags
 	cmd := &cobra.Command{
 		Use:   "rollback [VERSION]",
@@ -274,14 +323,21 @@ func newRollbackCommand(g *Globals) *cobra.Command {
 see retain_containers). With no VERSION, the newest version older than the running
 one; --list shows the versions there are, with when each was deployed.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
+			var out *deploy.Output
+			if jsonOut {
+				var finish func(error)
+				out, finish = jsonOutput(g)
+				defer func() { finish(err) }()
+			}
 			s, err := newSession(cmd, g, false)
 			if err != nil {
 				return err
 			}
 			defer s.close()
+			s.useOutput(out)
 			if err := s.connect(ctx); err != nil {
 				return err
 			}
@@ -316,6 +372,7 @@ one; --list shows the versions there are, with when each was deployed.`,
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "List the versions that can be rolled back to")
 	lf.add(cmd)
+	addJSONFlag(cmd, &jsonOut)
 	return cmd
 }
 

@@ -213,6 +213,8 @@ func (d *Deployer) afterHostBoot(ctx context.Context, conn remote.Conn, version 
 func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.Role, version string, gate *barrier) Outcome {
 	host := conn.Host()
 	o := Outcome{Host: host, Role: role.Name, Version: version}
+	step := d.Out.Step("boot", host, role.Name)
+	defer func() { step.End(o.Err) }()
 	primary := role.Name == d.Cfg.PrimaryRole
 	fail := func(err error) Outcome {
 		if primary {

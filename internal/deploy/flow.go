@@ -42,9 +42,12 @@ func (d *Deployer) WithLock(ctx context.Context, o LockOptions, fn func(ctx cont
 	if o.Wait.Notify == nil {
 		o.Wait.Notify = waitNotifier(func(format string, args ...any) { d.Out.Info("", format, args...) }, o.Wait.Interval)
 	}
+	lockStep := d.Out.Step("lock", host, "")
 	if err := AcquireLockWaiting(ctx, conn, d.Cfg, details, o.Wait); err != nil {
+		lockStep.End(err)
 		return err
 	}
+	lockStep.End(nil)
 	d.Out.Info("", "Acquired the deploy lock on %s", host)
 	if d.Hooks != nil {
 		d.Hooks.Tags.Lock = true
@@ -53,7 +56,10 @@ func (d *Deployer) WithLock(ctx context.Context, o LockOptions, fn func(ctx cont
 		// A fresh context: the lock must go even after Ctrl-C.
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if rerr := ReleaseLock(rctx, conn, d.Cfg); rerr != nil {
+		unlockStep := d.Out.Step("unlock", host, "")
+		rerr := ReleaseLock(rctx, conn, d.Cfg)
+		unlockStep.End(rerr)
+		if rerr != nil {
 			err = errors.Join(err, rerr)
 		} else {
 			d.Out.Info("", "Released the deploy lock")
@@ -105,31 +111,39 @@ func (d *Deployer) Run(ctx context.Context, o FlowOptions) error {
 	o.Lock.Version = o.Version
 	postDeploy := func() error {
 		runtime := strconv.Itoa(int(time.Since(start).Round(time.Second).Seconds()))
-		return d.Hooks.Run(ctx, hooks.PostDeploy, map[string]string{"KAMAL_RUNTIME": runtime})
+		return d.step("post-deploy", func() error {
+			return d.Hooks.Run(ctx, hooks.PostDeploy, map[string]string{"KAMAL_RUNTIME": runtime})
+		})
 	}
 	err := d.WithLock(ctx, o.Lock, func(ctx context.Context) error {
-		if err := d.Hooks.Run(ctx, hooks.PreDeploy, nil); err != nil {
+		if err := d.step("pre-deploy", func() error { return d.Hooks.Run(ctx, hooks.PreDeploy, nil) }); err != nil {
 			return err
 		}
 		if o.BootProxy {
 			if hosts := d.ProxyHosts(); len(hosts) > 0 {
-				conns, err := d.Connect(ctx, hosts)
+				err := d.step("proxy", func() error {
+					conns, err := d.Connect(ctx, hosts)
+					if err != nil {
+						return err
+					}
+					d.Out.Info("", "Booting the proxy on %s", strings.Join(hosts, ", "))
+					if err := d.bootProxy(ctx, conns); err != nil {
+						return fmt.Errorf("boot the proxy: %w", err)
+					}
+					return nil
+				})
 				if err != nil {
 					return err
-				}
-				d.Out.Info("", "Booting the proxy on %s", strings.Join(hosts, ", "))
-				if err := d.bootProxy(ctx, conns); err != nil {
-					return fmt.Errorf("boot the proxy: %w", err)
 				}
 			}
 		}
 		if o.Before != nil {
-			if err := o.Before(ctx); err != nil {
+			if err := d.step("accessories", func() error { return o.Before(ctx) }); err != nil {
 				return err
 			}
 		}
 		if o.BootProxy {
-			if err := d.StopStale(ctx, o.Version); err != nil {
+			if err := d.step("stale", func() error { return d.StopStale(ctx, o.Version) }); err != nil {
 				return err
 			}
 		}
@@ -138,10 +152,13 @@ func (d *Deployer) Run(ctx context.Context, o FlowOptions) error {
 			return err
 		}
 		if o.Prune {
-			if err := d.PruneContainers(ctx, d.Cfg.RetainContainers); err != nil {
-				return err
-			}
-			if err := d.PruneImages(ctx); err != nil {
+			err := d.step("prune", func() error {
+				if err := d.PruneContainers(ctx, d.Cfg.RetainContainers); err != nil {
+					return err
+				}
+				return d.PruneImages(ctx)
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -163,6 +180,14 @@ func (d *Deployer) Run(ctx context.Context, o FlowOptions) error {
 		d.Out.Info("", "Serving at %s", u)
 	}
 	return nil
+}
+
+// step runs fn as one timed step (no host) of the --json events.
+func (d *Deployer) step(name string, fn func() error) error {
+	s := d.Out.Step(name, "", "")
+	err := fn()
+	s.End(err)
+	return err
 }
 
 // URLs are where the proxied roles answer: their proxy hosts, or each

@@ -1,17 +1,41 @@
 package deploy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Output prints per-host progress lines. Hosts work in parallel, so lines
 // are written whole under a lock; -q keeps only warnings and errors.
+//
+// With JSON (--json) every line becomes one newline-delimited JSON event
+// instead, and the step boundaries (Step, Finish) become events with
+// timings: nothing but events reaches w.
 type Output struct {
 	mu    sync.Mutex
 	w     io.Writer
 	quiet bool
+	json  bool
+	start time.Time
+	now   func() time.Time // tests fix the clock
+}
+
+// Event is one --json line.
+type Event struct {
+	Time       string `json:"time"`
+	Event      string `json:"event"` // step_start, step_done, step_failed, message, finished
+	Step       string `json:"step"`
+	Host       string `json:"host"`
+	Role       string `json:"role"`
+	DurationMS *int64 `json:"duration_ms,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Level      string `json:"level,omitempty"` // "warning" on warnings
+	Message    string `json:"message,omitempty"`
 }
 
 // NewOutput prints to w; quiet drops Info lines.
@@ -19,15 +43,26 @@ func NewOutput(w io.Writer, quiet bool) *Output {
 	if w == nil {
 		w = io.Discard
 	}
-	return &Output{w: w, quiet: quiet}
+	return &Output{w: w, quiet: quiet, start: time.Now(), now: time.Now}
 }
+
+// NewJSONOutput writes newline-delimited JSON events to w; quiet drops
+// Info messages (steps and warnings stay).
+func NewJSONOutput(w io.Writer, quiet bool) *Output {
+	o := NewOutput(w, quiet)
+	o.json = true
+	return o
+}
+
+// JSON tells whether o writes events.
+func (o *Output) JSON() bool { return o != nil && o.json }
 
 // Info prints a progress line, prefixed with host when there is one.
 func (o *Output) Info(host, format string, args ...any) {
 	if o == nil || o.quiet {
 		return
 	}
-	o.line(host, format, args...)
+	o.line(host, "", format, args...)
 }
 
 // Warn prints a line even under -q.
@@ -35,12 +70,17 @@ func (o *Output) Warn(host, format string, args ...any) {
 	if o == nil {
 		return
 	}
-	o.line(host, "WARNING: "+format, args...)
+	o.line(host, "warning", "WARNING: "+format, args...)
 }
 
-// Print writes text as is (data output: lists, logs, details).
+// Print writes text as is (data output: lists, logs, details); as events,
+// one message per line.
 func (o *Output) Print(s string) {
 	if o == nil {
+		return
+	}
+	if o.json {
+		o.messages("", s)
 		return
 	}
 	o.mu.Lock()
@@ -48,11 +88,21 @@ func (o *Output) Print(s string) {
 	io.WriteString(o.w, s)
 }
 
-// Writer is the underlying stream, for output that is data.
-func (o *Output) Writer() io.Writer { return o.w }
+// Writer is the underlying stream, for output that is data; with JSON it
+// turns each complete line written into a message event.
+func (o *Output) Writer() io.Writer {
+	if o.json {
+		return &eventWriter{o: o}
+	}
+	return o.w
+}
 
-func (o *Output) line(host, format string, args ...any) {
+func (o *Output) line(host, level, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	if o.json {
+		o.emit(Event{Event: "message", Host: host, Level: level, Message: msg})
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if host == "" {
@@ -60,4 +110,92 @@ func (o *Output) line(host, format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(o.w, "  %s: %s\n", host, msg)
+}
+
+func (o *Output) messages(host, s string) {
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			o.emit(Event{Event: "message", Host: host, Message: l})
+		}
+	}
+}
+
+// emit writes one event, stamped now, as a single line.
+func (o *Output) emit(e Event) {
+	e.Time = o.now().UTC().Format(time.RFC3339Nano)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.w.Write(append(b, '\n'))
+}
+
+// Step is one timed step of the flow on one host (or on none).
+type Step struct {
+	o                *Output
+	name, host, role string
+	start            time.Time
+	once             sync.Once
+}
+
+// Step starts a step: with JSON a step_start event; a no-op otherwise.
+func (o *Output) Step(name, host, role string) *Step {
+	if !o.JSON() {
+		return nil
+	}
+	s := &Step{o: o, name: name, host: host, role: role, start: o.now()}
+	o.emit(Event{Event: "step_start", Step: name, Host: host, Role: role})
+	return s
+}
+
+// End finishes the step: step_done, or step_failed with err's text. Only
+// the first call counts.
+func (s *Step) End(err error) {
+	if s == nil {
+		return
+	}
+	s.once.Do(func() {
+		d := s.o.now().Sub(s.start).Milliseconds()
+		e := Event{Event: "step_done", Step: s.name, Host: s.host, Role: s.role, DurationMS: &d}
+		if err != nil {
+			e.Event, e.Error = "step_failed", err.Error()
+		}
+		s.o.emit(e)
+	})
+}
+
+// Finish ends the command: with JSON a finished event carrying the whole
+// run's duration and, when it failed, the error.
+func (o *Output) Finish(err error) {
+	if !o.JSON() {
+		return
+	}
+	d := o.now().Sub(o.start).Milliseconds()
+	e := Event{Event: "finished", DurationMS: &d}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	o.emit(e)
+}
+
+// eventWriter buffers partial lines and emits each whole line as a
+// message event.
+type eventWriter struct {
+	o   *Output
+	buf bytes.Buffer
+}
+
+func (w *eventWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.buf.Next(i + 1))
+		w.o.messages("", line)
+	}
+	return len(p), nil
 }

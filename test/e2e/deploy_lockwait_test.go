@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,5 +163,34 @@ deploy_timeout: 20
 	out := mustOK(t)(w1.Exec(ctx, "sh", "-c", "ls -d /root/.kamal/lock-* 2>/dev/null; true"))
 	if strings.TrimSpace(out) != "" {
 		t.Errorf("a lock is left behind: %s", out)
+	}
+
+	// --json: stdout is newline-delimited events only, ending in
+	// "finished", with a timed boot step for the host.
+	res, err = env.RunFerry(ctx, dir, nil, "deploy", "-P", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ferry deploy -P --json (exit %d):\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	if res.ExitCode != 0 {
+		t.Fatalf("ferry deploy -P --json: exit %d\n%s%s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	var finished, booted bool
+	for _, l := range strings.Split(strings.TrimRight(res.Stdout, "\n"), "\n") {
+		var e struct {
+			Event      string `json:"event"`
+			Step       string `json:"step"`
+			Host       string `json:"host"`
+			DurationMS int64  `json:"duration_ms"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Errorf("--json stdout line is not JSON (%v): %q", err, l)
+			continue
+		}
+		finished = finished || e.Event == "finished"
+		booted = booted || (e.Event == "step_done" && e.Step == "boot" && e.Host == "w1.test" && e.DurationMS > 0)
+	}
+	if !finished || !booted {
+		t.Errorf("--json events: finished %v, boot step_done on w1.test with a duration %v:\n%s", finished, booted, res.Stdout)
 	}
 }
