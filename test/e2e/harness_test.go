@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,25 +102,37 @@ func TestPebbleIssuesCertificateByHTTP01(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client answers the challenge on the server's port 80, then serves
-	// the certificate on 443 for a minute.
+	// the certificate on 443 for a minute. One full CI run saw Pebble's
+	// validation refused at the server's address while the client was up;
+	// a second order, with a fresh client, is allowed, and both failures
+	// are reported with the server's address if it fails too.
 	start := time.Now()
-	mustOK(t)(s.Exec(ctx, "docker", "run", "-d", "--name", "acme", "-p", "80:80", "-p", "443:443",
-		"-v", "/root/e2e-ca.pem:/ca.pem:ro", env.Images.ACMEClient, "-directory", env.Pebble.DirectoryURL,
-		"-ca", "/ca.pem", "-domain", "app.h1.test", "-serve-tls", ":443", "-serve-for", "60s"))
-	defer s.Exec(ctx, "docker", "rm", "-f", "acme")
 	var out string
-	err := waitUntil(ctx, 60*time.Second, func() error {
-		var err error
-		out, err = s.Exec(ctx, "docker", "logs", "acme") // stdout only: the PEM chain
-		if err == nil && !strings.Contains(out, "END CERTIFICATE") {
-			err = errors.New("no certificate yet")
+	var failures []string
+	for attempt := 1; attempt <= 2; attempt++ {
+		s.Exec(ctx, "docker", "rm", "-f", "acme")
+		mustOK(t)(s.Exec(ctx, "docker", "run", "-d", "--name", "acme", "-p", "80:80", "-p", "443:443",
+			"-v", "/root/e2e-ca.pem:/ca.pem:ro", env.Images.ACMEClient, "-directory", env.Pebble.DirectoryURL,
+			"-ca", "/ca.pem", "-domain", "app.h1.test", "-serve-tls", ":443", "-serve-for", "60s"))
+		err := waitUntil(ctx, 45*time.Second, func() error {
+			var err error
+			out, err = s.Exec(ctx, "docker", "logs", "acme") // stdout only: the PEM chain
+			if err == nil && !strings.Contains(out, "END CERTIFICATE") {
+				err = errors.New("no certificate yet")
+			}
+			return err
+		})
+		if err == nil {
+			break
 		}
-		return err
-	})
-	if err != nil {
 		logs, _ := s.Exec(ctx, "sh", "-c", "docker logs acme 2>&1")
-		t.Fatalf("obtain certificate: %v\n%s\npebble log:\n%s", err, logs, env.Pebble.Logs(ctx))
+		failures = append(failures, fmt.Sprintf("attempt %d (h1 is %s): %v\n%s", attempt, s.IP, err, logs))
+		if attempt == 2 {
+			t.Fatalf("obtain certificate:\n%s\npebble log:\n%s", strings.Join(failures, "\n"), env.Pebble.Logs(ctx))
+		}
+		t.Logf("first certificate order failed, retrying once: %s", failures[0])
 	}
+	defer s.Exec(ctx, "docker", "rm", "-f", "acme")
 	t.Logf("certificate for app.h1.test in %s", time.Since(start).Round(time.Millisecond))
 
 	var chain []*x509.Certificate
