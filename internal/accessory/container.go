@@ -2,9 +2,7 @@ package accessory
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -47,15 +45,8 @@ func (m *Manager) run(ctx context.Context, c remote.Conn, s Spec) error {
 // runFailure is docker run's own explanation, with the fix for the
 // failure met most: the published port already taken.
 func runFailure(err error) string {
-	msg := err.Error()
-	var x *remote.ExitError
-	if errors.As(err, &x) {
-		if s := strings.TrimSpace(x.Stderr); s != "" {
-			msg = s
-		}
-	}
-	msg = strings.TrimSpace(strings.TrimPrefix(msg, "docker: "))
-	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
+	msg, portTaken := remote.DockerRunFailure(err)
+	if portTaken {
 		msg += "; another container or program holds the published port: stop it, or change the accessory's port (\"127.0.0.1:5433:5432\" also keeps it off the internet)"
 	}
 	return msg

@@ -2,7 +2,6 @@ package proxyhost
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -78,15 +77,8 @@ func createProxy(ctx context.Context, c remote.Conn, spec Spec) error {
 // runFailure turns docker run's error output into one line with a hint
 // for the failure users meet most: the port already taken.
 func runFailure(err error) string {
-	msg := err.Error()
-	var x *remote.ExitError
-	if errors.As(err, &x) {
-		if s := strings.TrimSpace(x.Stderr); s != "" {
-			msg = s
-		}
-	}
-	msg = strings.TrimSpace(strings.TrimPrefix(msg, "docker: "))
-	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
+	msg, portTaken := remote.DockerRunFailure(err)
+	if portTaken {
 		msg += "; another program or container holds the port: stop it, or set proxy.run.http_port / https_port"
 	}
 	return msg
