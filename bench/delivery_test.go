@@ -93,6 +93,17 @@ func TestDeliveryBenchmark(t *testing.T) {
 	if err := os.WriteFile(filepath.Join("out", "delivery.md"), []byte(table(rows)), 0o644); err != nil {
 		t.Log(err)
 	}
+	var ts []target
+	for i, goal := range []float64{0.5, 0.2} {
+		r := rows[i]
+		ratio := r.ferry.Seconds() / r.save.Seconds()
+		ts = append(ts, target{Area: "delivery", Measure: "~50 MB image to 3 servers, " + r.name,
+			Ferry: fmt.Sprintf("%.2f s", r.ferry.Seconds()), Baseline: fmt.Sprintf("docker save | ssh docker load: %.2f s", r.save.Seconds()),
+			Ratio: fmt.Sprintf("%.2fx", ratio), Goal: fmt.Sprintf("≤ %.1fx", goal), Met: yesNo(ratio <= goal)})
+	}
+	if err := writeTargets("delivery", ts); err != nil {
+		t.Log(err)
+	}
 }
 
 type row struct {

@@ -7,7 +7,8 @@
 // health check. Rounds interleave the three measurements so they share the
 // machine's noise; every deploy switches to a version that is not running
 // anywhere (three versions in rotation). Run it with bench/deploy.sh; it
-// prints a markdown table and writes bench/out/deploy.md.
+// prints a markdown table and writes bench/out/deploy.md. DEPLOY_TOOL_BIN
+// (and DEPLOY_TOOL_NAME) adds another deploy tool's binary side by side.
 package bench
 
 import (
@@ -65,16 +66,31 @@ deploy_timeout: 30
 	if err := harness.WriteProject(dir, files); err != nil {
 		t.Fatal(err)
 	}
-	ferry := func(args ...string) time.Duration {
+	// run times one whole process of a deploy tool in the project, with
+	// the run's HOME (its .ssh names the test servers).
+	run := func(bin string, args ...string) time.Duration {
 		t.Helper()
-		res, err := env.RunFerry(ctx, dir, nil, args...)
+		res, err := harness.RunCommand(ctx, dir, []string{"HOME=" + env.HomeDir}, bin, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.ExitCode != 0 {
-			t.Fatalf("ferry %s failed (exit %d):\n%s%s", strings.Join(args, " "), res.ExitCode, res.Stdout, res.Stderr)
+			t.Fatalf("%s %s failed (exit %d):\n%s%s", filepath.Base(bin), strings.Join(args, " "), res.ExitCode, res.Stdout, res.Stderr)
 		}
 		return res.Elapsed
+	}
+	ferryBin, err := harness.FerryBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ferry := func(args ...string) time.Duration { return run(ferryBin, args...) }
+	// Another deploy tool that reads the same config (Kamal, or another
+	// build of ferry), given by path, is timed side by side in the same
+	// rounds with the same commands.
+	other := os.Getenv("DEPLOY_TOOL_BIN")
+	otherName := os.Getenv("DEPLOY_TOOL_NAME")
+	if other != "" && otherName == "" {
+		otherName = filepath.Base(other)
 	}
 
 	// Three versions, each deployed everywhere once, so every host keeps a
@@ -113,13 +129,19 @@ end=$(date +%s%N)
 docker rm -f "$1" >/dev/null
 echo $(( (end-start)/1000 ))`
 
-	var one, three, floor, floor3 []time.Duration
+	var one, three, floor, floor3, otherOne, otherThree []time.Duration
 	state := 2 // every host runs versions[state]
 	for round := range deployRounds() {
 		oneVer, threeVer := versions[(state+1)%3], versions[(state+2)%3]
 		one = append(one, ferry("deploy", "-P", "--version", oneVer, "-h", "b1.test"))
 		three = append(three, ferry("deploy", "-P", "--version", threeVer))
 		state = (state + 2) % 3
+		if other != "" {
+			oneVer, threeVer := versions[(state+1)%3], versions[(state+2)%3]
+			otherOne = append(otherOne, run(other, "deploy", "-P", "--version", oneVer, "-h", "b1.test"))
+			otherThree = append(otherThree, run(other, "deploy", "-P", "--version", threeVer))
+			state = (state + 2) % 3
+		}
 		floor = append(floor, runFloor(t, ctx, b1, floorScript, fmt.Sprintf("floor-%d", round), "benchdeploy:"+oneVer))
 		// The same on the three servers at once (the slowest of them): what
 		// this machine itself loses when three servers boot together.
@@ -145,10 +167,38 @@ echo $(( (end-start)/1000 ))`
 	}
 
 	md := deployTable(one, three, floor, floor3)
+	if other != "" {
+		md += otherTable(otherName, one, three, otherOne, otherThree)
+	}
 	t.Log("\n" + md)
 	if err := os.WriteFile(filepath.Join("out", "deploy.md"), []byte(md), 0o644); err != nil {
 		t.Log(err)
 	}
+	o, th, fl := median(one), median(three), median(floor)
+	ts := []target{
+		{Area: "deploy", Measure: "warm `ferry deploy -P`, 1 server", Ferry: fmt.Sprintf("%.2f s", o.Seconds()),
+			Baseline: fmt.Sprintf("floor (docker run until /up passes): %.2f s", fl.Seconds()),
+			Ratio:    fmt.Sprintf("%.2fx", o.Seconds()/fl.Seconds()), Goal: "≤ 2x", Met: yesNo(o <= 2*fl)},
+		{Area: "deploy", Measure: "warm `ferry deploy -P`, 3 servers vs 1", Ferry: fmt.Sprintf("%.2f s", th.Seconds()),
+			Baseline: fmt.Sprintf("ferry on 1 server: %.2f s (the floor itself on 3 at once: %.2fx)", o.Seconds(), median(floor3).Seconds()/fl.Seconds()),
+			Ratio:    fmt.Sprintf("%.2fx", th.Seconds()/o.Seconds()), Goal: "≤ 1.3x", Met: yesNo(float64(th) <= 1.3*float64(o))},
+	}
+	if err := writeTargets("deploy", ts); err != nil {
+		t.Log(err)
+	}
+}
+
+// otherTable sets another deploy tool's times beside ferry's, same rounds.
+func otherTable(name string, ones, threes, otherOnes, otherThrees []time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| Warm deploy, same rounds, median of %d | ferry | %s | %s / ferry |\n|---|---|---|---|\n", len(ones), name, name)
+	for _, r := range []struct {
+		what        string
+		ferry, them time.Duration
+	}{{"1 server", median(ones), median(otherOnes)}, {"3 servers", median(threes), median(otherThrees)}} {
+		fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2fx |\n", r.what, r.ferry.Seconds(), r.them.Seconds(), r.them.Seconds()/r.ferry.Seconds())
+	}
+	return b.String()
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -142,6 +142,95 @@ faddr=$(cat "$tmp/floor.addr")
 pport[floor]=${faddr##*:}
 names+=(floor)
 
+# Reference proxies written in C (Debian's nginx and HAProxy), configured
+# like ferry's: one upstream with keep-alive, request and response bodies
+# buffered, an access log to a file. They show what this machine allows any
+# proxy, beside what Go's net/http allows (the floor above).
+# REFERENCE_PROXIES=0 leaves them out.
+install_quietly() { # Debian packages, without starting their services
+  local made=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made=1
+  fi
+  apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1; } || true
+  [[ -z $made ]] || rm -f /usr/sbin/policy-rc.d
+}
+if [[ ${REFERENCE_PROXIES:-1} != 0 ]]; then
+  command -v nginx >/dev/null || install_quietly nginx-light
+  command -v haproxy >/dev/null || install_quietly haproxy
+fi
+if [[ ${REFERENCE_PROXIES:-1} != 0 ]] && command -v nginx >/dev/null; then
+  nport=$(free_port)
+  nd="$tmp/nginx"
+  mkdir -p "$nd"
+  cat >"$nd/nginx.conf" <<NGINX
+user root;
+worker_processes auto;
+daemon off;
+pid $nd/nginx.pid;
+error_log $nd/error.log;
+events { worker_connections 4096; }
+http {
+  access_log $nd/access.log;
+  client_body_temp_path $nd/body;
+  proxy_temp_path $nd/proxy;
+  fastcgi_temp_path $nd/fastcgi;
+  uwsgi_temp_path $nd/uwsgi;
+  scgi_temp_path $nd/scgi;
+  upstream backend { server $backend; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nport;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_request_buffering on;
+      proxy_buffering on;
+    }
+  }
+}
+NGINX
+  nginx -c "$nd/nginx.conf" -p "$nd" >"$nd/out.log" 2>&1 &
+  ppid[nginx]=$!
+  pids+=($!)
+  pport[nginx]=$nport
+  names+=(nginx)
+  wait_for "nginx to listen on $nport" 20 port_open "$nport"
+  log "nginx on 127.0.0.1:$nport (pid ${ppid[nginx]})"
+fi
+if [[ ${REFERENCE_PROXIES:-1} != 0 ]] && command -v haproxy >/dev/null; then
+  hport=$(free_port)
+  hd="$tmp/haproxy"
+  mkdir -p "$hd"
+  cat >"$hd/haproxy.cfg" <<HAPROXY
+global
+  nbthread 2
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-buffer-request
+  option forwardfor
+frontend bench
+  bind 127.0.0.1:$hport
+  default_backend backend
+backend backend
+  http-reuse always
+  server b1 $backend
+HAPROXY
+  haproxy -db -f "$hd/haproxy.cfg" >"$hd/out.log" 2>&1 &
+  ppid[haproxy]=$!
+  pids+=($!)
+  pport[haproxy]=$hport
+  names+=(haproxy)
+  wait_for "haproxy to listen on $hport" 20 port_open "$hport"
+  log "haproxy on 127.0.0.1:$hport (pid ${ppid[haproxy]})"
+fi
+
 if [[ -n "${PROXY_BIN:-}" ]]; then
   oname=${PROXY_NAME:-$(basename "$PROXY_BIN")}
   oname=${oname//[^A-Za-z0-9_.-]/_}
@@ -255,6 +344,10 @@ def label(n):
         return "ferry proxy (buffering on)"
     if n == "floor":
         return "floor: bare Go httputil.ReverseProxy (no buffering, logs or routing)"
+    if n == "nginx":
+        return "reference: nginx (C, 2 workers, request and response buffering on)"
+    if n == "haproxy":
+        return "reference: HAProxy (C, 2 threads, request buffering on)"
     return f"{n} (buffering on)"
 print(f"Loopback, wrk {duration} per run (after a warm-up), 1 thread at 1 connection and 2 at 50;"
       " backend: a Go net/http server answering a 62-byte JSON body. Direct and proxied runs interleave in one run.\n")
@@ -288,12 +381,28 @@ fladded = res[("floor", 1)]["p50"] - res[("direct", 1)]["p50"]
 m = mem["ferry"]
 main, pss = mib(m["main_idle_conns"]), mib(m["pss_idle_conns"])
 yes = lambda ok: "yes" if ok else "NO"
-print("\n| Target (issue 5) | ferry | Met | Bare Go ReverseProxy, same run |")
-print("|---|---|---|---|")
-print(f"| Throughput at 50 connections at least 0.5x direct | {f50:.2f}x | {yes(f50 >= 0.5)} | {fl50:.2f}x |")
-print(f"| Added p50 latency at 1 connection at most 0.15 ms | {added:+.3f} ms | {yes(added <= 0.15)} | {fladded:+.3f} ms |")
-print(f"| Memory with {idle_conns:,} idle keep-alive connections under 50 MiB (serving process RSS; all processes PSS)"
-      f" | {main:.1f} MiB; {pss:.1f} MiB | {yes(main < 50 and pss < 50)} | {mib(mem['floor']['main_idle_conns']):.1f} MiB |")
+others = [n for n in names if n != "ferry"]
+short = {"floor": "Bare Go ReverseProxy", "nginx": "nginx", "haproxy": "HAProxy"}
+def cols(fn):
+    return "".join(f" {fn(n)} |" for n in others)
+def thr(n): return f"{res[(n, 50)]['rps'] / res[('direct', 50)]['rps']:.2f}x"
+def add(n): return f"{res[(n, 1)]['p50'] - res[('direct', 1)]['p50']:+.3f} ms"
+def rss(n): return f"{mib(mem[n]['rss_idle_conns']):.1f} MiB"
+print("\n| Target (issue 5) | ferry | Met |" + "".join(f" {short.get(n, n)}, same run |" for n in others))
+print("|---|---|---|" + "---|" * len(others))
+print(f"| Throughput at 50 connections at least 0.5x direct | {f50:.2f}x | {yes(f50 >= 0.5)} |" + cols(thr))
+print(f"| Added p50 latency at 1 connection at most 0.15 ms | {added:+.3f} ms | {yes(added <= 0.15)} |" + cols(add))
+print(f"| Memory with {idle_conns:,} idle keep-alive connections under 50 MiB (serving process RSS; all processes PSS; others: all processes RSS)"
+      f" | {main:.1f} MiB; {pss:.1f} MiB | {yes(main < 50 and pss < 50)} |" + cols(rss))
+best = max(others, key=lambda n: res[(n, 50)]["rps"])
+with open(os.path.join(out, "targets-proxy.tsv"), "w") as f:
+    base50 = res[("direct", 50)]["rps"]
+    f.write(f"proxy\tthroughput at 50 connections, vs direct\t{res[('ferry', 50)]['rps']:,.0f} req/s\t"
+            f"direct {base50:,.0f} req/s; best other proxy here ({short.get(best, best)}): {thr(best)}\t{f50:.2f}x\t≥ 0.5x\t{yes(f50 >= 0.5)}\n")
+    f.write(f"proxy\tadded p50 at 1 connection\t{res[('ferry', 1)]['p50']:.3f} ms\t"
+            f"direct {res[('direct', 1)]['p50']:.3f} ms; bare Go ReverseProxy {add('floor')}\t{added:+.3f} ms\t≤ +0.15 ms\t{yes(added <= 0.15)}\n")
+    f.write(f"proxy\tmemory, {idle_conns:,} idle keep-alive connections\t{main:.1f} MiB (PSS {pss:.1f} MiB)\t"
+            f"bare Go ReverseProxy {mib(mem['floor']['main_idle_conns']):.1f} MiB\t\t< 50 MiB\t{yes(main < 50 and pss < 50)}\n")
 with open("/proc/loadavg") as f:
     load = f.read().split()[0]
 print(f"\nMachine: {os.cpu_count()} CPUs, load average {load} at the end of the run; wrk, the backend and the proxy"

@@ -17,6 +17,9 @@ CGO_ENABLED=0 go build -trimpath -o bin/ferry ./cmd/ferry
 ferry="$root/bin/ferry"
 out="$root/bench/out"
 mkdir -p "$out"
+# Each section leaves its targets in out/targets-*.tsv for the summary at
+# the top of the report; stale ones from an earlier run must not show.
+rm -f "$out"/targets-*.tsv
 
 # The article's final layout, as a project would have it: a git repository.
 work=$(mktemp -d)
@@ -61,10 +64,12 @@ print("| What | Median | Baseline (same run) | Ratio | Target | Met |")
 print("|---|---|---|---|---|---|")
 base = ms("baseline: true")
 git = ms("baseline: git rev-parse HEAD")
+tsv = open(os.path.join(os.path.dirname(sys.argv[1]), "targets-startup.tsv"), "w")
 for name, target in [("ferry version", 20.0), ("ferry config -d staging (blog-staging)", 20.0)]:
     m = ms(name)
     b, bn = (git, "git rev-parse HEAD") if "config" in name else (base, "true")
     print(f"| `{name}` | {m:.2f} ms | {bn}: {b:.2f} ms | {m/b:.1f}x | < {target:.0f} ms | {'yes' if m < target else 'NO'} |")
+    tsv.write(f"start-up\t`{name}`\t{m:.2f} ms\t{bn}: {b:.2f} ms\t{m/b:.1f}x\t< {target:.0f} ms\t{'yes' if m < target else 'NO'}\n")
 ruby = "baseline: ruby loads deploy.yml with YAML+ERB (floor under Kamal)"
 if ruby in res:
     r = ms(ruby)
@@ -104,8 +109,6 @@ bash bench/proxy.sh >"$out/proxy.log" 2>&1 || { tail -30 "$out/proxy.log"; exit 
   echo "Targets: at 50 connections at least 0.5x direct throughput; at 1 connection at most 0.15 ms added at p50; under 50 MiB with 1,000 idle keep-alive connections."
 } >> bench/REPORT.md
 
-cat bench/REPORT.md
-
 # Warm deploys (issue 6): `ferry deploy -P` with the image already on the
 # hosts, on 1 and on 3 test servers, beside the floor measured in the same
 # run on one server: docker run until the first passing health check.
@@ -117,4 +120,29 @@ FERRY_BIN="$ferry" bash bench/deploy.sh >"$out/deploy.log" 2>&1 || { tail -30 "$
   cat "$out/deploy.md"
   echo
   echo "Targets: a warm 1-server deploy at most 2x the floor; 3 servers at most 1.3x the 1-server time."
-} | tee -a bench/REPORT.md
+} >> bench/REPORT.md
+
+# The summary: every target of every section in one table, above the
+# sections, from the targets-*.tsv files the sections wrote in this run.
+python3 - "$out" bench/REPORT.md <<'PY'
+import glob, os, sys
+out, report = sys.argv[1], sys.argv[2]
+rows = []
+for name in ("startup", "delivery", "proxy", "deploy"):
+    path = os.path.join(out, f"targets-{name}.tsv")
+    if not os.path.exists(path):
+        rows.append([name, "(this section did not report its targets)", "", "", "", "", "?"])
+        continue
+    rows += [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+met = sum(r[6] == "yes" for r in rows)
+lines = ["## At a glance\n",
+         f"{met} of {len(rows)} targets met in this run. Each figure sits beside its baseline from the same run;"
+         " the sections below have the details.\n",
+         "| Area | Measure | ferry | Baseline, same run | Ratio | Target | Met |",
+         "|---|---|---|---|---|---|---|"]
+lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+text = open(report).read()
+i = text.index("\n## ")
+open(report, "w").write(text[:i] + "\n" + "\n".join(lines) + "\n" + text[i:])
+PY
+cat bench/REPORT.md
