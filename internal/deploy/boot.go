@@ -221,7 +221,7 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 			gate.close()
 		}
 		o.Err = err
-		d.Out.Info(host, "%s: FAILED: %v", role.Name, firstLine(err.Error()))
+		step.Info("FAILED: %v", firstLine(err.Error()))
 		return o
 	}
 	docker := conn.Docker()
@@ -260,6 +260,7 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 	}
 
 	if !primary {
+		step.Progress("waiting for the first %s container to be healthy", d.Cfg.PrimaryRole)
 		ok, err := gate.wait(ctx)
 		if err != nil {
 			return fail(err)
@@ -271,7 +272,7 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 		}
 	}
 
-	d.Out.Info(host, "%s: starting %s", role.Name, spec.Name)
+	step.Info("starting %s", spec.Name)
 	if err := d.Audit(ctx, conn, role.Name, "Booted app version "+version); err != nil {
 		return fail(err)
 	}
@@ -290,6 +291,7 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 		return fail(fmt.Errorf("start container %s: %w", spec.Name, err))
 	}
 
+	step.Progress("waiting for %s to be healthy", spec.Name)
 	var readyErr error
 	var probe *probeTarget
 	if role.Proxy != nil {
@@ -308,8 +310,9 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 	if primary {
 		gate.open()
 	}
-	d.Out.Info(host, "%s: %s is up", role.Name, spec.Name)
+	step.Info("%s is up", spec.Name)
 	for _, c := range old {
+		step.Progress("stopping the old container %s", c.Name)
 		if err := stopContainer(ctx, conn, d.Log, c, role.StopTimeout); err != nil {
 			d.Out.Warn(host, "%s: stop old container %s: %v", role.Name, c.Name, err)
 			continue

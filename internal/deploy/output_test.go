@@ -118,3 +118,43 @@ func TestHumanOutputUnchanged(t *testing.T) {
 		t.Fatalf("got %q, want %q", buf.String(), want)
 	}
 }
+
+func TestStepInfoAndProgress(t *testing.T) {
+	var plain bytes.Buffer
+	o := NewOutput(&plain, false)
+	s := o.Step("boot", "w1", "web")
+	s.Info("starting %s", "c1")
+	s.Progress("waiting for %s to be healthy", "c1") // plain text has the Info lines only
+	s.End(nil)
+	if want := "  w1: web: starting c1\n"; plain.String() != want {
+		t.Fatalf("plain = %q, want %q", plain.String(), want)
+	}
+
+	var buf bytes.Buffer
+	o = NewJSONOutput(&buf, false)
+	s = o.Step("boot", "w1", "web")
+	s.Info("starting %s", "c1")
+	s.Progress("waiting for %s to be healthy", "c1")
+	s.End(nil)
+	got := decodeEvents(t, buf.String())
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, e.Event)
+		if e.Step != "boot" || e.Host != "w1" || e.Role != "web" {
+			t.Errorf("event %+v lacks the step's step, host and role", e)
+		}
+	}
+	if strings.Join(kinds, ",") != "step_start,message,step_progress,step_done" {
+		t.Fatalf("events = %v", kinds)
+	}
+	if got[2].Message != "waiting for c1 to be healthy" {
+		t.Errorf("progress message = %q", got[2].Message)
+	}
+
+	var quiet bytes.Buffer
+	o = NewOutput(&quiet, true)
+	o.Step("boot", "w1", "web").Info("dropped under -q")
+	if quiet.Len() != 0 {
+		t.Errorf("-q printed %q", quiet.String())
+	}
+}
