@@ -29,6 +29,12 @@ type LoadOptions struct {
 	Destination string
 	Env         *environ.Env // read by ERB; Dotenv.load writes to it
 	Version     string       // the resolved app version, may be empty
+
+	// erbHook, set only by tests, adjusts the ERB options of each file
+	// before rendering: the fuzzer stubs commands, Dotenv and File.read
+	// with it, since arbitrary input must not run shells or read the
+	// machine's files.
+	erbHook func(*erb.Options)
 }
 
 // Load reads, merges, validates and derives the configuration. A
@@ -106,7 +112,7 @@ func loadFile(opts LoadOptions, path string) (*Node, error) {
 	text := string(data)
 	var lines lineMap // nil: positions are already the file's
 	if strings.Contains(text, "<%") {
-		text, lines, err = erb.RenderMapped(text, erb.Options{
+		eo := erb.Options{
 			File: name,
 			Dir:  opts.Dir,
 			Env:  opts.Env,
@@ -116,7 +122,11 @@ func loadFile(opts LoadOptions, path string) (*Node, error) {
 			OverloadDotenv: func(paths []string) error {
 				return dotenv.Load(opts.Env, opts.Dir, paths, true)
 			},
-		})
+		}
+		if opts.erbHook != nil {
+			opts.erbHook(&eo)
+		}
+		text, lines, err = erb.RenderMapped(text, eo)
 		if err != nil {
 			// An *erb.Error already reads "file:line: problem in <%= expr %>".
 			return nil, err
