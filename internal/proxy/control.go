@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ferry-deploy/ferry/internal/proxy/api"
@@ -93,7 +94,49 @@ func (s *Server) controlHandler() http.Handler {
 	mux.HandleFunc("POST "+p+"/{name}/rollout/stop", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, s.RolloutStop(r.Context(), r.PathValue("name")))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// No route: the mux would answer in plain text, and clients
+		// expect every error as JSON. Its own answer (404, 405 with
+		// Allow, or a redirect to the clean path) is kept, with the
+		// body replaced when it is an error.
+		rec := &headerRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		if rec.status < 400 {
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.status)
+			return
+		}
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeJSON(w, rec.status, api.Error{Error: fmt.Sprintf("%s %s: %s; the API serves /%s/services (see `ferry proxy-server --help`)",
+			r.Method, r.URL.Path, strings.ToLower(http.StatusText(rec.status)), api.Version)})
+	})
+}
+
+// headerRecorder keeps the status and headers of the mux's own answer.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+func (h *headerRecorder) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(p), nil
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -73,7 +73,9 @@ func (s *Server) Deploy(ctx context.Context, name string, req api.DeployRequest)
 	}
 	st, err := svc.newState(o, g, rollout, split)
 	if err != nil {
-		return resp, fmt.Errorf("deploy %s: %w", name, err)
+		// What newState reads (error pages, certificate files) is named
+		// by the request's options: the caller's to fix, so a 400.
+		return resp, fmt.Errorf("deploy %s: %w: %w", name, ErrInvalidOptions, err)
 	}
 	s.log.Info("Deploying", "service", name, "targets", req.Targets, "hosts", o.hosts, "paths", o.prefixes)
 	g.startHealthChecks(o)

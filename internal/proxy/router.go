@@ -101,7 +101,9 @@ func (t *routeTable) lookup(host, path string) (*Service, string) {
 			return s, p
 		}
 	}
-	if i := strings.IndexByte(host, '.'); i >= 0 {
+	// i > 0: a wildcard stands for one label, and an empty one (Host
+	// ".apps.test", which net/http lets through) is none.
+	if i := strings.IndexByte(host, '.'); i > 0 {
 		if rs, ok := t.wildcard[host[i+1:]]; ok {
 			if s, p := firstMatch(rs, path); s != nil {
 				return s, p
@@ -118,7 +120,7 @@ func (t *routeTable) hostService(host string) *Service {
 	if rs := t.exact[host]; len(rs) > 0 {
 		return rs[len(rs)-1].svc
 	}
-	if i := strings.IndexByte(host, '.'); i >= 0 {
+	if i := strings.IndexByte(host, '.'); i > 0 {
 		if rs := t.wildcard[host[i+1:]]; len(rs) > 0 {
 			return rs[len(rs)-1].svc
 		}
