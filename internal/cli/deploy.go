@@ -96,6 +96,7 @@ func (s *session) useOutput(out *deploy.Output) {
 	}
 	s.d.Out = out
 	s.d.Hooks.Out = out.Writer()
+	showTargets(out, s.d.Sel)
 }
 
 func addJSONFlag(cmd *cobra.Command, v *bool) {
@@ -256,12 +257,8 @@ type flowKind struct {
 func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) (err error) {
 	ctx, stop := interruptible(cmd.Context())
 	defer stop()
-	var out *deploy.Output
-	if k.json {
-		var finish func(error)
-		out, finish = jsonOutput(g)
-		defer func() { finish(err) }()
-	}
+	out, finish := flowOutput(g, cmd, k.json)
+	defer func() { finish(err) }()
 	s, err := newSession(cmd, g, true)
 	if err != nil {
 		return err
@@ -308,9 +305,16 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) (err erro
 		Version: s.p.cfg.Version, Lock: s.lockOptions(lf), BootProxy: k.proxy, Prune: k.prune, Setup: k.setup, Verb: verb,
 	}
 	if k.setup {
-		opts.Before = func(ctx context.Context) error { return bootAccessories(ctx, g, s.p, cmd) }
+		opts.Before = func(ctx context.Context) error {
+			if err := bootAccessories(ctx, g, s.p, cmd); err != nil {
+				return err
+			}
+			// Before the app's first container, so Docker does not
+			// create its bind-mounted directories owned by root.
+			return s.prepareBindDirs(ctx)
+		}
 	}
-	return s.d.Run(ctx, opts)
+	return s.interrupted(ctx, s.d.Run(ctx, opts))
 }
 
 func newRollbackCommand(g *Globals) *cobra.Command {
@@ -326,12 +330,8 @@ one; --list shows the versions there are, with when each was deployed.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
-			var out *deploy.Output
-			if jsonOut {
-				var finish func(error)
-				out, finish = jsonOutput(g)
-				defer func() { finish(err) }()
-			}
+			out, finish := flowOutput(g, cmd, jsonOut)
+			defer func() { finish(err) }()
 			s, err := newSession(cmd, g, false)
 			if err != nil {
 				return err
@@ -367,7 +367,7 @@ one; --list shows the versions there are, with when each was deployed.`,
 			s.d.Out.Info("", "Rolling back from %s to %s", orNone(running), version)
 			lo := s.lockOptions(lf)
 			lo.Version = version
-			return s.d.Run(ctx, deploy.FlowOptions{Version: version, Lock: lo, Verb: "Rolled back to"})
+			return s.interrupted(ctx, s.d.Run(ctx, deploy.FlowOptions{Version: version, Lock: lo, Verb: "Rolled back to"}))
 		},
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "List the versions that can be rolled back to")

@@ -65,6 +65,14 @@ func NewSinkOutput(sink Sink, quiet bool) *Output {
 	return o
 }
 
+// Sink is where o's events go (nil for plain lines).
+func (o *Output) Sink() Sink {
+	if o == nil {
+		return nil
+	}
+	return o.sink
+}
+
 // JSON tells whether o produces events (for --json or the live view)
 // rather than plain lines.
 func (o *Output) JSON() bool { return o != nil && o.sink != nil }
