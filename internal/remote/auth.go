@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -19,6 +21,19 @@ type keySet struct {
 	signers []ssh.Signer
 	tried   []string // "ED25519 SHA256:… (key file ~/.ssh/id_ed25519)"
 	skipped []string // keys that could not be offered, with why
+	// used is the tried entry of the key that signed last: the client signs
+	// only with a key the server has accepted, so after a successful
+	// handshake it names the key (and where it came from) that logged in.
+	used atomic.Pointer[string]
+}
+
+// Used says which key logged in, as in tried ("ED25519 SHA256:… (key file
+// ~/.ssh/id_ed25519)"); empty before a successful handshake.
+func (ks *keySet) Used() string {
+	if u := ks.used.Load(); u != nil {
+		return *u
+	}
+	return ""
 }
 
 // defaultKeyFiles are ssh's default identities, used when no key is given.
@@ -38,8 +53,9 @@ func (p *Pool) keys(t target) (*keySet, error) {
 			return
 		}
 		seen[fp] = true
-		ks.signers = append(ks.signers, s)
-		ks.tried = append(ks.tried, fmt.Sprintf("%s %s (%s)", keyType(s.PublicKey()), fp, origin))
+		entry := fmt.Sprintf("%s %s (%s)", keyType(s.PublicKey()), fp, origin)
+		ks.signers = append(ks.signers, noteSigning(s, func() { ks.used.Store(&entry) }))
+		ks.tried = append(ks.tried, entry)
 	}
 
 	files := append([]string{}, p.opts.SSH.Keys...)
@@ -169,6 +185,53 @@ func (p *Pool) agentFor(sock string) (agent.ExtendedAgent, error) {
 	p.agents[sock] = a
 	return a, nil
 }
+
+// noteSigning wraps s so note runs whenever it signs, keeping the
+// algorithm interfaces s has: without them x/crypto would sign RSA keys
+// with SHA-1 only, which current servers refuse.
+func noteSigning(s ssh.Signer, note func()) ssh.Signer {
+	as, ok := s.(ssh.AlgorithmSigner)
+	if !ok {
+		return plainNoteSigner{s, note}
+	}
+	n := noteSigner{as, note}
+	if ms, ok := s.(ssh.MultiAlgorithmSigner); ok {
+		return multiNoteSigner{n, ms.Algorithms()}
+	}
+	return n
+}
+
+type plainNoteSigner struct {
+	ssh.Signer
+	note func()
+}
+
+func (s plainNoteSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	s.note()
+	return s.Signer.Sign(rand, data)
+}
+
+type noteSigner struct {
+	ssh.AlgorithmSigner
+	note func()
+}
+
+func (s noteSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	s.note()
+	return s.AlgorithmSigner.Sign(rand, data)
+}
+
+func (s noteSigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	s.note()
+	return s.AlgorithmSigner.SignWithAlgorithm(rand, data, algorithm)
+}
+
+type multiNoteSigner struct {
+	noteSigner
+	algorithms []string
+}
+
+func (s multiNoteSigner) Algorithms() []string { return s.algorithms }
 
 func (ks *keySet) authMethods() []ssh.AuthMethod {
 	if len(ks.signers) == 0 {

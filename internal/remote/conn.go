@@ -60,3 +60,14 @@ type Result struct {
 	Stdout, Stderr []byte
 	ExitCode       int
 }
+
+// AuthMethod says how ferry logged in to c: the key and where it came from
+// ("key ED25519 SHA256:… (ssh-agent)", "(key file ~/.ssh/id_ed25519)", "(ssh.key_data
+// secret NAME)"), for doctor. It is not part of Conn so that stand-ins
+// need not implement it; empty when c cannot say.
+func AuthMethod(c Conn) string {
+	if a, ok := c.(interface{ AuthMethod() string }); ok {
+		return a.AuthMethod()
+	}
+	return ""
+}

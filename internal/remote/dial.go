@@ -16,21 +16,22 @@ import (
 
 // dial opens the SSH connection of t: the transport (TCP, through jump
 // hosts, or a ProxyCommand), then the handshake with host key checking
-// and the keys of t. Errors are *Error with the reason and the fix.
-func (p *Pool) dial(ctx context.Context, t target) (*ssh.Client, error) {
+// and the keys of t. Errors are *Error with the reason and the fix. auth
+// says which key logged in (keySet.Used), for doctor.
+func (p *Pool) dial(ctx context.Context, t target) (c *ssh.Client, auth string, err error) {
 	conn, err := p.transport(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return p.handshake(ctx, t, conn)
 }
 
 // handshake runs SSH over conn (closed on failure).
-func (p *Pool) handshake(ctx context.Context, t target, conn net.Conn) (*ssh.Client, error) {
+func (p *Pool) handshake(ctx context.Context, t target, conn net.Conn) (*ssh.Client, string, error) {
 	ks, err := p.keys(t)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, "", err
 	}
 	cfg := &ssh.ClientConfig{
 		User:              t.user,
@@ -49,12 +50,12 @@ func (p *Pool) handshake(ctx context.Context, t target, conn net.Conn) (*ssh.Cli
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		}
-		return nil, p.handshakeError(t, ks, conn, err)
+		return nil, "", p.handshakeError(t, ks, conn, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(c, chans, reqs), nil
+	return ssh.NewClient(c, chans, reqs), ks.Used(), nil
 }
 
 // transport returns the byte stream to t's sshd.

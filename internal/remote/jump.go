@@ -60,7 +60,7 @@ func (p *Pool) dialHops(ctx context.Context, hops []string) (*ssh.Client, error)
 		}
 		var c *ssh.Client
 		if prev == nil {
-			c, err = p.dial(ctx, t)
+			c, _, err = p.dial(ctx, t)
 		} else {
 			conn, derr := prev.DialContext(ctx, "tcp", t.addr())
 			if derr != nil {
@@ -69,7 +69,7 @@ func (p *Pool) dialHops(ctx context.Context, hops []string) (*ssh.Client, error)
 					Reason: fmt.Sprintf("jump host could not connect to the next jump host %s: %s", t.addr(), sshErrText(derr)),
 					Fix:    "check ProxyJump in ~/.ssh/config"}
 			}
-			c, err = p.handshake(ctx, t, conn)
+			c, _, err = p.handshake(ctx, t, conn)
 		}
 		if err != nil {
 			if prev != nil {

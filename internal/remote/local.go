@@ -38,6 +38,9 @@ func (l *localConn) Docker() *client.Client { return l.docker }
 func (l *localConn) Logger() *Logger        { return l.log }
 func (l *localConn) Close() error           { return l.docker.Close() }
 
+// AuthMethod: a local host is reached without SSH.
+func (l *localConn) AuthMethod() string { return "no SSH (this machine)" }
+
 func (l *localConn) Run(ctx context.Context, cmd string, opts RunOptions) (Result, error) {
 	if !opts.Quiet {
 		line := "sh -c " + Quote(cmd)

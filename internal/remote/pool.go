@@ -183,12 +183,17 @@ func (p *Pool) open(ctx context.Context, host string) (Conn, error) {
 		return nil, ctx.Err()
 	}
 	p.opts.Logger.Command(host, t.sshLine()+"  # connect")
-	client, err := p.dial(ctx, t)
+	client, auth, err := p.dial(ctx, t)
 	<-p.sem
 	if err != nil {
 		return nil, err
 	}
-	return newSSHConn(host, t, client, p.opts)
+	c, err := newSSHConn(host, t, client, p.opts)
+	if err != nil {
+		return nil, err
+	}
+	c.auth = auth
+	return c, nil
 }
 
 func (p *Pool) isLocal(host string) bool {

@@ -20,6 +20,7 @@ type sshConn struct {
 	client *ssh.Client
 	docker *client.Client
 	log    *Logger
+	auth   string // the key that logged in, as keySet.Used says
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -50,6 +51,9 @@ func (s *sshConn) Host() string           { return s.name }
 func (s *sshConn) User() string           { return s.t.user }
 func (s *sshConn) Docker() *client.Client { return s.docker }
 func (s *sshConn) Logger() *Logger        { return s.log }
+
+// AuthMethod says how the login succeeded (see remote.AuthMethod).
+func (s *sshConn) AuthMethod() string { return "key " + s.auth }
 
 func (s *sshConn) Close() error {
 	s.closeOnce.Do(func() {
