@@ -49,7 +49,7 @@ fails. Changes nothing unless --fix is given.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "Print the results as JSON")
-	cmd.Flags().BoolVar(&fix, "fix", false, "Create missing bind-mounted volume directories owned by the image's user (with sudo -n when not root)")
+	cmd.Flags().BoolVar(&fix, "fix", false, "Create missing bind-mounted volume directories owned by the image's user, and chown existing ones that user cannot write, never system directories (with sudo -n when not root; setup creates missing ones itself)")
 	return cmd
 }
 
@@ -282,4 +282,34 @@ func (p *project) localPreflight(build bool) error {
 		return nil
 	}
 	return fmt.Errorf("nothing was changed on any server:\n%s\n(ferry doctor checks everything at once)", strings.Join(lines, "\n"))
+}
+
+// prepareBindDirs is setup's part of the bind-mount check (issue 8, the
+// article's "chown 1000:1000 uploads"): on every selected app host, each
+// missing host directory of volumes is created owned by the user the app
+// image runs as, read from the image already delivered there. Existing
+// directories are not changed (they may hold data): a problem with one is
+// a warning with its fix (ferry doctor --fix), as is a directory that
+// could not be created; Docker would then create it, owned by root.
+func (s *session) prepareBindDirs(ctx context.Context) error {
+	binds := doctor.BindMounts(s.p.cfg.Volumes)
+	if len(binds) == 0 {
+		return nil
+	}
+	images := []string{s.p.cfg.AbsoluteImage(), s.p.cfg.LatestImage()}
+	for _, host := range s.d.Sel.Hosts() {
+		c, err := s.d.Conn(ctx, host)
+		if err != nil {
+			return err
+		}
+		for _, r := range doctor.PrepareBindDirs(ctx, c, binds, images) {
+			switch {
+			case r.Status == doctor.Pass && strings.HasPrefix(r.Reason, "created"):
+				s.d.Out.Info(host, "%s: %s", r.Name, r.Reason)
+			case r.Status != doctor.Pass:
+				s.d.Out.Warn(host, "%s: %s (fix: %s)", r.Name, r.Reason, r.Fix)
+			}
+		}
+	}
+	return nil
 }

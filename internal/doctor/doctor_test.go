@@ -153,7 +153,7 @@ MemAvailable:     300000 kB
 }
 
 func TestVolumesAndOwners(t *testing.T) {
-	got := BindMounts([]string{"super_duper_app_storage:/rails/storage", "/root/uploads:/rails/public/uploads", "/data:/d:ro"})
+	got := BindMounts([]string{"super_duper_app_storage:/rails/storage", "/root/uploads:/rails/public/uploads", "/etc/ssl/certs:/certs:ro", "/data:/d:z,rw"})
 	if strings.Join(got, ",") != "/root/uploads,/data" {
 		t.Errorf("%v", got)
 	}
@@ -168,5 +168,16 @@ func TestVolumesAndOwners(t *testing.T) {
 	}
 	if writableBy(0, 0, "755", 1000) || !writableBy(1000, 1000, "755", 1000) || !writableBy(0, 0, "777", 1000) || !writableBy(0, 0, "700", 0) {
 		t.Error("writableBy")
+	}
+}
+
+func TestSystemDir(t *testing.T) {
+	for dir, want := range map[string]bool{
+		"/": true, "/root": true, "/etc/ssl": true, "/usr/local/share": true, "/var/lib": true, "/var/run/docker.sock": true,
+		"/root/uploads": false, "/srv/app/storage": false, "/var/lib/app": false, "/home/deploy/uploads": false, "/root/uploads/": false,
+	} {
+		if got := systemDir(dir); got != want {
+			t.Errorf("systemDir(%q) = %t, want %t", dir, got, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ type Host struct {
 	ProxyPorts []int  // default 80, 443
 	Binds      []string
 	Images     []string // the app image references to read the user from
-	Fix        bool     // create missing bind-mount directories
+	Fix        bool     // create missing bind-mount directories, chown unwritable ones
 	Lookup     func(ctx context.Context, host string) ([]string, error)
 }
 
@@ -44,7 +45,11 @@ func Unreachable(host string, err error) Result {
 
 // HostChecks runs every check of one connected server.
 func HostChecks(ctx context.Context, c remote.Conn, h Host) []Result {
-	out := []Result{pass("ssh", "reachable as "+c.User()+", host key known")}
+	login := "reachable as " + c.User()
+	if m := remote.AuthMethod(c); m != "" {
+		login += " with " + m
+	}
+	out := []Result{pass("ssh", login+", host key known")}
 	res, err := c.Run(ctx, hostProbe, remote.RunOptions{Quiet: true})
 	p := parseProbe(string(res.Stdout))
 	if err != nil && len(p) == 0 {
@@ -84,8 +89,12 @@ func HostChecks(ctx context.Context, c remote.Conn, h Host) []Result {
 		if len(h.Binds) > 0 {
 			uid, uidReason, known := imageUser(ctx, c, dockerOK, h.Images)
 			root := p.first("uid") == "0"
+			mode := checkOnly
+			if h.Fix {
+				mode = fixAll
+			}
 			for _, dir := range h.Binds {
-				out = append(out, bindCheck(ctx, c, dir, uid, uidReason, known, root, h.Fix))
+				out = append(out, bindCheck(ctx, c, dir, imageUserOf{uid, uidReason, known}, root, mode))
 			}
 		}
 	}
@@ -229,44 +238,152 @@ func imageUser(ctx context.Context, c remote.Conn, dockerOK bool, refs []string)
 	return 1000, "uid 1000 assumed (the app image is not on the server yet; Rails images run as 1000)", false
 }
 
+// bindMode says what bindCheck may change.
+type bindMode int
+
+const (
+	checkOnly  bindMode = iota
+	createOnly          // setup: create a missing directory, never touch an existing one
+	fixAll              // doctor --fix: also chown an existing directory the app cannot write
+)
+
+// imageUserOf is the user the app image runs as, as imageUser found it.
+type imageUserOf struct {
+	uid    int
+	reason string
+	known  bool // false: assumed (no image on the host, or a user name)
+}
+
+// statScript prints "UID GID MODE TYPE" of "$1", with sudo -n when the SSH
+// user cannot see it (the article's /root/uploads sits in root's 0700
+// home), "missing" when it does not exist, or "unknown: ERROR" when
+// neither the user nor sudo can tell.
+const statScript = `d="$1"
+if o=$(stat -c '%u %g %a %F' -- "$d" 2>&1); then echo "$o"; exit 0; fi
+if s=$(sudo -n stat -c '%u %g %a %F' -- "$d" 2>&1); then echo "$s"; exit 0; fi
+case "$o $s" in *"No such file"*) echo missing;; *) echo "unknown: $o";; esac`
+
+// systemDir reports directories --fix must never chown, whatever a volume
+// says: they belong to the system, and handing them to the app's user
+// would break the server or open it up.
+func systemDir(dir string) bool {
+	dir = path.Clean(dir)
+	if strings.Count(dir, "/") < 2 { // /, /etc, /root, /home, ...
+		return true
+	}
+	for _, p := range []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr"} {
+		if strings.HasPrefix(dir+"/", p+"/") {
+			return true
+		}
+	}
+	switch dir {
+	case "/var/lib", "/var/log", "/var/run", "/var/lib/docker", "/run/docker.sock", "/var/run/docker.sock":
+		return true
+	}
+	return false
+}
+
 // bindCheck: a bind-mounted host directory must exist and be writable by
-// the image's user (the article's chown 1000:1000 uploads).
-func bindCheck(ctx context.Context, c remote.Conn, dir string, uid int, uidReason string, known, root, fix bool) Result {
+// the image's user (the article's chown 1000:1000 uploads). mode says
+// whether to create or chown it.
+func bindCheck(ctx context.Context, c remote.Conn, dir string, user imageUserOf, root bool, mode bindMode) Result {
 	name := "volume " + dir
+	uid := user.uid
 	owner := fmt.Sprintf("%d:%d", uid, uid)
 	sudo := ""
 	if !root {
 		sudo = "sudo "
 	}
 	mk := fmt.Sprintf("%smkdir -p %s && %schown %s %s", sudo, remote.Quote(dir), sudo, owner, remote.Quote(dir))
-	st := func() (int, int, string, bool) {
-		res, err := c.Run(ctx, "stat -c '%u %g %a' "+remote.Quote(dir)+" 2>/dev/null || echo missing", remote.RunOptions{Quiet: true})
-		f := strings.Fields(string(res.Stdout))
-		if err != nil || len(f) != 3 {
-			return 0, 0, "", false
-		}
-		u, _ := strconv.Atoi(f[0])
-		g, _ := strconv.Atoi(f[1])
-		return u, g, f[2], true
+	res, err := c.Run(ctx, "sh -c "+remote.Quote(statScript)+" sh "+remote.Quote(dir), remote.RunOptions{Quiet: true})
+	out := strings.TrimSpace(string(res.Stdout))
+	if err != nil || out == "" {
+		return warn(name, "cannot check it: "+firstLine(errText(err, string(res.Stderr))), "on the server: ls -ld "+remote.Quote(dir))
 	}
-	u, g, mode, exists := st()
-	if exists && writableBy(u, g, mode, uid) {
-		if !known {
-			return warn(name, fmt.Sprintf("exists, owned by %d:%d, writable by %s", u, g, uidReason), "check the owner once the image is on the server: ferry doctor")
-		}
-		return pass(name, fmt.Sprintf("exists and is writable by %s", uidReason))
+	if why, ok := strings.CutPrefix(out, "unknown: "); ok {
+		return warn(name, "cannot check it as "+c.User()+" (and sudo -n is refused): "+firstLine(why),
+			"on the server: sudo ls -ld "+remote.Quote(dir)+"; it must be writable by "+user.reason)
 	}
-	if fix {
+	exists := out != "missing"
+	var u, g int
+	var perm, kind string
+	if exists {
+		f := strings.SplitN(out, " ", 4)
+		if len(f) != 4 {
+			return warn(name, "cannot read its owner: "+out, "on the server: ls -ld "+remote.Quote(dir))
+		}
+		u, _ = strconv.Atoi(f[0])
+		g, _ = strconv.Atoi(f[1])
+		perm, kind = f[2], f[3]
+		if kind != "directory" {
+			// A file or socket mounted into the container: its contents are
+			// the point, not whether the app can add files beside it.
+			return pass(name, "exists ("+kind+", owned by "+fmt.Sprintf("%d:%d", u, g)+")")
+		}
+	}
+	if exists && writableBy(u, g, perm, uid) {
+		if !user.known {
+			return warn(name, fmt.Sprintf("exists, owned by %d:%d, writable by %s", u, g, user.reason), "check the owner once the image is on the server: ferry doctor")
+		}
+		return pass(name, fmt.Sprintf("exists and is writable by %s", user.reason))
+	}
+	apply := mode == fixAll || (mode == createOnly && !exists && user.known)
+	if apply && exists && systemDir(dir) {
+		return fail(name, fmt.Sprintf("owned by %d:%d mode %s, not writable by the app (%s); ferry will not chown a system directory", u, g, perm, user.reason),
+			"mount a directory of the app's own instead (e.g. /srv/"+path.Base(dir)+") in volumes in config/deploy.yml")
+	}
+	if apply {
 		cmd := strings.ReplaceAll(mk, "sudo ", "sudo -n ")
 		if _, err := c.Run(ctx, cmd, remote.RunOptions{Quiet: true}); err != nil {
-			return fail(name, "could not create it owned by "+owner+": "+firstLine(err.Error()), "on the server: "+mk)
+			what := "create"
+			if exists {
+				what = "chown"
+			}
+			return fail(name, fmt.Sprintf("could not %s it owned by %s (%s): %s", what, owner, user.reason, firstLine(err.Error())), "on the server: "+mk)
 		}
-		return pass(name, "created, owned by "+owner+" ("+uidReason+")")
+		if exists {
+			return pass(name, fmt.Sprintf("was owned by %d:%d mode %s; now owned by %s (%s)", u, g, perm, owner, user.reason))
+		}
+		return pass(name, "created, owned by "+owner+" ("+user.reason+")")
 	}
 	if !exists {
-		return fail(name, "does not exist: Docker would create it owned by root, and the app ("+uidReason+") could not write to it",
+		return fail(name, "does not exist: Docker would create it owned by root, and the app ("+user.reason+") could not write to it",
 			"ferry doctor --fix (or on the server: "+mk+")")
 	}
-	return fail(name, fmt.Sprintf("owned by %d:%d mode %s, not writable by the app (%s)", u, g, mode, uidReason),
+	return fail(name, fmt.Sprintf("owned by %d:%d mode %s, not writable by the app (%s)", u, g, perm, user.reason),
 		"ferry doctor --fix (or on the server: "+mk+")")
+}
+
+// errText is err's text, or stderr's when the error says only "exit status".
+func errText(err error, stderr string) string {
+	if s := strings.TrimSpace(stderr); s != "" {
+		return s
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "no output"
+}
+
+// PrepareBindDirs is what setup does for the app's bind mounts on one
+// host, before the app's first container: each missing directory is
+// created owned by the user the image (already on the host) runs as, so
+// Docker does not create it owned by root where the app cannot write (the
+// article's chown 1000:1000). Existing directories are left alone (they
+// may hold data); their problems come back as warn or fail results with
+// the fix (ferry doctor --fix), as do directories it could not create.
+func PrepareBindDirs(ctx context.Context, c remote.Conn, binds, images []string) []Result {
+	if len(binds) == 0 {
+		return nil
+	}
+	uid, reason, known := imageUser(ctx, c, true, images)
+	root := false
+	if res, err := c.Run(ctx, "id -u", remote.RunOptions{Quiet: true}); err == nil {
+		root = strings.TrimSpace(string(res.Stdout)) == "0"
+	}
+	var out []Result
+	for _, dir := range binds {
+		out = append(out, bindCheck(ctx, c, dir, imageUserOf{uid, reason, known}, root, createOnly))
+	}
+	return OnHost(c.Host(), out)
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -141,13 +142,19 @@ func writableBy(ownerUID, ownerGID int, mode string, uid int) bool {
 
 // BindMounts returns the host directories of volumes written
 // /host/path:/container/path (named volumes are Docker's business).
+// Read-only mounts (:ro) are left out: the app never writes to them, so
+// their owner is not the app's concern and --fix must not change it.
 func BindMounts(volumes []string) []string {
 	var out []string
 	for _, v := range volumes {
-		host, _, ok := strings.Cut(v, ":")
-		if ok && strings.HasPrefix(host, "/") {
-			out = append(out, host)
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || !strings.HasPrefix(parts[0], "/") {
+			continue
 		}
+		if len(parts) > 2 && slices.ContainsFunc(strings.Split(parts[2], ","), func(o string) bool { return o == "ro" || o == "readonly" }) {
+			continue
+		}
+		out = append(out, parts[0])
 	}
 	return out
 }
