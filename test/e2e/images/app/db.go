@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
-	_ "github.com/lib/pq" // PostgreSQL driver, pure Go so the image stays FROM scratch
+	"github.com/lib/pq" // PostgreSQL driver, pure Go so the image stays FROM scratch
 )
 
 // openDB returns nil when no POSTGRES_* variable is set: the app then runs
@@ -55,6 +58,25 @@ const createPosts = `CREATE TABLE IF NOT EXISTS posts (
 	created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 )`
 
+// createMu serialises this process's CREATE TABLE IF NOT EXISTS: two at
+// once race inside PostgreSQL, and the loser fails with "relation already
+// exists" (42P07) or a unique violation on pg_type (23505) although the
+// table is there, as Rails' migrations never would. Another process (the
+// other app version during a deploy) can still race; for that, those two
+// errors mean the table exists.
+var createMu sync.Mutex
+
+func ensurePosts(ctx context.Context, db *sql.DB) error {
+	createMu.Lock()
+	defer createMu.Unlock()
+	_, err := db.ExecContext(ctx, createPosts)
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && (pqErr.Code == "42P07" || pqErr.Code == "23505") {
+		return nil
+	}
+	return err
+}
+
 func (a *app) createPost(w http.ResponseWriter, r *http.Request) {
 	if a.db == nil {
 		http.Error(w, "no database configured (POSTGRES_* unset)", http.StatusServiceUnavailable)
@@ -65,7 +87,7 @@ func (a *app) createPost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "title is required", http.StatusBadRequest)
 		return
 	}
-	if _, err := a.db.ExecContext(r.Context(), createPosts); err != nil {
+	if err := ensurePosts(r.Context(), a.db); err != nil {
 		http.Error(w, fmt.Sprintf("create table posts: %v", err), http.StatusInternalServerError)
 		return
 	}
@@ -83,7 +105,7 @@ func (a *app) listPosts(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no database configured (POSTGRES_* unset)", http.StatusServiceUnavailable)
 		return
 	}
-	if _, err := a.db.ExecContext(r.Context(), createPosts); err != nil {
+	if err := ensurePosts(r.Context(), a.db); err != nil {
 		http.Error(w, fmt.Sprintf("create table posts: %v", err), http.StatusInternalServerError)
 		return
 	}
