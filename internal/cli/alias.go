@@ -46,9 +46,15 @@ func expandAlias(root *cobra.Command, args []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read alias %s: %w", a.Name, err)
 		}
+		// Global flags given after the alias (ferry shell -d staging) go
+		// before its words: app exec stops reading flags at the command,
+		// so "bash -d staging" would run in no destination at all, where
+		// Kamal reads -d as its option wherever it stands.
+		globals, rest := splitGlobalFlags(args[idx+1:])
 		out := append([]string{}, args[:idx]...)
+		out = append(out, globals...)
 		out = append(out, words...)
-		return append(out, args[idx+1:]...), nil
+		return append(out, rest...), nil
 	}
 	return args, nil
 }
@@ -72,6 +78,34 @@ func firstWord(args []string) (int, string) {
 		return i, a
 	}
 	return -1, ""
+}
+
+// splitGlobalFlags separates the root's persistent flags (with their
+// values) from the other arguments, keeping each group's order. After
+// "--" everything is the command's.
+func splitGlobalFlags(args []string) (globals, rest []string) {
+	withValue := map[string]bool{"-c": true, "--config-file": true, "-d": true, "--destination": true,
+		"-h": true, "--hosts": true, "-r": true, "--roles": true, "--version": true}
+	boolean := map[string]bool{"-p": true, "--primary": true, "-v": true, "--verbose": true,
+		"-q": true, "--quiet": true, "-H": true, "--skip-hooks": true}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(a, "=")
+		switch {
+		case a == "--":
+			return globals, append(rest, args[i:]...)
+		case withValue[a] && i+1 < len(args):
+			globals = append(globals, a, args[i+1])
+			i++
+		case (withValue[name] || boolean[name]) && hasValue && strings.HasPrefix(name, "--"):
+			globals = append(globals, a)
+		case boolean[a]:
+			globals = append(globals, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return globals, rest
 }
 
 func flagValue(args []string, short, long string) string {
