@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/ferry-deploy/ferry/internal/config"
 	"github.com/ferry-deploy/ferry/internal/hooks"
+	"github.com/ferry-deploy/ferry/internal/proxyhost"
 	"github.com/ferry-deploy/ferry/internal/remote"
 	"github.com/moby/moby/client"
 )
@@ -42,7 +44,20 @@ func (e *BootError) Error() string {
 			failed++
 		}
 	}
-	fmt.Fprintf(&b, "boot version %s failed on %d of %d containers; the previous version keeps serving where it ran.\n", e.Version, failed, len(e.Outcomes))
+	// Where the proxy itself went down the previous version is not
+	// served either: say so rather than promise it is.
+	var proxyDown []string
+	for _, o := range e.Outcomes {
+		var gone *proxyhost.RestartedError
+		if errors.As(o.Err, &gone) && !gone.Back && !slices.Contains(proxyDown, o.Host) {
+			proxyDown = append(proxyDown, o.Host)
+		}
+	}
+	if len(proxyDown) > 0 {
+		fmt.Fprintf(&b, "boot version %s failed on %d of %d containers; the proxy is down on %s, so nothing is served there until it is started again (the previous version keeps serving where the proxy runs).\n", e.Version, failed, len(e.Outcomes), strings.Join(proxyDown, ", "))
+	} else {
+		fmt.Fprintf(&b, "boot version %s failed on %d of %d containers; the previous version keeps serving where it ran.\n", e.Version, failed, len(e.Outcomes))
+	}
 	for _, o := range e.Outcomes {
 		switch {
 		case o.Skipped:
@@ -300,6 +315,13 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 		readyErr = d.proxy(conn).Deploy(ctx, d.Cfg.ContainerPrefix(role.Name), []string{target}, role)
 	} else {
 		readyErr = waitReady(ctx, docker, created.ID, time.Duration(d.Cfg.ReadinessDelay)*time.Second, time.Duration(d.Cfg.DeployTimeout)*time.Second)
+	}
+	var proxyGone *proxyhost.RestartedError
+	if errors.As(readyErr, &proxyGone) {
+		// The proxy went away, not the app: the container's health and
+		// logs would point at the wrong thing.
+		d.cleanupFailed(conn, created.ID)
+		return fail(readyErr)
 	}
 	if readyErr != nil {
 		diag := diagnose(context.WithoutCancel(ctx), conn, d.Cfg, role, created.ID, spec.Name, probe, readyErr)

@@ -73,6 +73,9 @@ func (d *Deployer) proxy(conn remote.Conn) ProxyDriver {
 	}
 	drv := proxyhost.NewDriver(conn)
 	drv.Log = d.Log
+	// A proxy that restarts under a command is handled by the driver
+	// (the command runs again); the user is told it happened.
+	drv.Notify = func(host, msg string) { d.Out.Warn(host, "%s", msg) }
 	return hostDriver{d: drv, cfg: d.Cfg, errorPages: d.errorPagesOn(conn.Host())}
 }
 

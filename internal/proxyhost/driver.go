@@ -3,6 +3,7 @@ package proxyhost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -21,6 +22,10 @@ type Driver struct {
 	conn remote.Conn
 	// Log prints each command for -v; nil prints nothing.
 	Log *remote.Logger
+	// Notify tells the user about something the driver handled on its
+	// own (a proxy that restarted under a command, which is then run
+	// again); nil prints it with Log.
+	Notify func(host, msg string)
 
 	mu     sync.Mutex
 	prefix []string // the proxy's command, found from the container
@@ -95,7 +100,7 @@ func (d *Driver) Resume(ctx context.Context, service string) error {
 // ferry's proxy answers in JSON; kamal-proxy's table is not parsed.
 func (d *Driver) List(ctx context.Context) (api.ListResponse, error) {
 	var resp api.ListResponse
-	prefix, err := d.commandPrefix(ctx)
+	prefix, _, err := d.commandPrefix(ctx)
 	if err != nil {
 		return resp, err
 	}
@@ -113,36 +118,92 @@ func (d *Driver) List(ctx context.Context) (api.ListResponse, error) {
 }
 
 func (d *Driver) run(ctx context.Context, what string, args []string) ([]byte, error) {
-	prefix, err := d.commandPrefix(ctx)
+	out, err := d.runOnce(ctx, what, args)
+	if err == nil || ctx.Err() != nil {
+		return out, err
+	}
+	var gone *RestartedError
+	if !errors.As(err, &gone) || !gone.Back || !retrySafe(args) {
+		return out, err
+	}
+	// The proxy died under the command and its restart policy brought it
+	// back with the routes of its state file: the command never took
+	// effect (a deploy switches routes only at its end), and every
+	// command retried here gives the same result when run twice.
+	d.notify(fmt.Sprintf("%s; running %s again", gone.Error(), what))
+	out, err = d.runOnce(ctx, what, args)
+	if err != nil {
+		return nil, fmt.Errorf("%w (retried after the proxy on %s restarted)", err, d.conn.Host())
+	}
+	return out, nil
+}
+
+// retrySafe: commands whose second run after a lost first one does what
+// the first would have done. An upgrade is not one of them.
+func retrySafe(args []string) bool {
+	switch args[0] {
+	case "deploy", "remove", "stop", "resume", "pause", "list":
+		return true
+	}
+	return false
+}
+
+func (d *Driver) notify(msg string) {
+	if d.Notify != nil {
+		d.Notify(d.conn.Host(), msg)
+		return
+	}
+	d.Log.Printf("[%s] %s", d.conn.Host(), msg)
+}
+
+// runOnce runs one proxy command. When it fails, the proxy container is
+// looked at again: a proxy that died or was restarted while the command
+// ran (SIGKILL, the OOM killer, a crash) explains the failure far better
+// than the command's "exited with status 137".
+func (d *Driver) runOnce(ctx context.Context, what string, args []string) ([]byte, error) {
+	prefix, before, err := d.commandPrefix(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cmd := append(append([]string{}, prefix...), args...)
 	d.Log.Docker(d.conn.Host(), append([]string{"exec", ContainerName}, cmd...)...)
 	res, err := execIn(ctx, d.conn.Docker(), cmd)
+	if err == nil && res.ExitCode == 0 {
+		return res.Stdout, nil
+	}
+	if ctx.Err() == nil {
+		if gone := d.checkRestarted(ctx, what, before, lostProxy(res, err)); gone != nil {
+			return nil, gone
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", what, d.conn.Host(), err)
 	}
-	if res.ExitCode != 0 {
-		return nil, &CommandError{Host: d.conn.Host(), Command: what, Message: proxyMessage(res), ExitCode: res.ExitCode}
-	}
-	return res.Stdout, nil
+	return nil, &CommandError{Host: d.conn.Host(), Command: what, Message: proxyMessage(res), ExitCode: res.ExitCode}
 }
 
 // commandPrefix finds which proxy the container runs from its command:
 // ferry's answers to `ferry proxy-server`, kamal-proxy to `kamal-proxy`.
-func (d *Driver) commandPrefix(ctx context.Context) ([]string, error) {
+// It inspects the container before every command: what it was then is
+// what tells a failed command from a proxy that restarted under it.
+func (d *Driver) commandPrefix(ctx context.Context) ([]string, proxyRun, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.prefix != nil {
-		return d.prefix, nil
-	}
 	ct, err := inspectProxy(ctx, d.conn)
+	if err == nil {
+		// A proxy that died a moment ago is being restarted by its
+		// restart policy: the command can wait for it.
+		ct, err = waitRestarting(ctx, d, ct)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("find the proxy on %s: %w", d.conn.Host(), err)
+		return nil, proxyRun{}, fmt.Errorf("find the proxy on %s: %w", d.conn.Host(), err)
 	}
 	if !running(ct) {
-		return nil, fmt.Errorf("drive the proxy on %s: %w; start it with `ferry proxy boot`", d.conn.Host(), ErrNotRunning)
+		return nil, proxyRun{}, fmt.Errorf("drive the proxy on %s: %w; start it with `ferry proxy boot`", d.conn.Host(), ErrNotRunning)
+	}
+	run := runOf(ct)
+	if d.prefix != nil {
+		return d.prefix, run, nil
 	}
 	cmd := ct.Path
 	if cmd == "" && ct.Config != nil && len(ct.Config.Cmd) > 0 {
@@ -153,5 +214,5 @@ func (d *Driver) commandPrefix(ctx context.Context) ([]string, error) {
 	} else {
 		d.prefix = []string{"ferry", "proxy-server"}
 	}
-	return d.prefix, nil
+	return d.prefix, run, nil
 }
