@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,13 @@ import (
 // second deploy without --lock-wait stops with the holder's details, and
 // one with --lock-wait waits, saying so, and succeeds once the first has
 // released the lock. The ordering is driven by files, not by sleeps.
+//
+// The app, deployed once before, serves a bounded load loop throughout
+// without a failed request, and the hooks' log shows one deploy at a
+// time: every hook that runs under the lock (pre-deploy, pre-app-boot,
+// post-app-boot) of the second deploy comes after the last of the first.
+// post-deploy is no such marker: as in Kamal it runs after the lock is
+// released, so the second deploy's pre-deploy may come before it.
 func TestDeployLockWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -37,8 +46,18 @@ func TestDeployLockWait(t *testing.T) {
 	dir := t.TempDir()
 	sync := t.TempDir()
 	held, release := filepath.Join(sync, "held"), filepath.Join(sync, "release")
-	// Only the first pre-deploy (mkdir is atomic) holds on, for at most 120 s.
-	hook := "#!/bin/sh\nif mkdir " + filepath.Join(sync, "first") + " 2>/dev/null; then\n" +
+	armed, events := filepath.Join(sync, "armed"), filepath.Join(sync, "events")
+	// Every hook appends a line to the events log: its name, the ferry
+	// process that ran it ($PPID: ferry runs hooks directly), whether it
+	// ran under the lock, and when (for the log only; the order is the
+	// file's).
+	logEvent := func(name string) string {
+		return "echo \"" + name + " $PPID lock=$KAMAL_LOCK $(date +%H:%M:%S.%N)\" >> " + events + "\n"
+	}
+	// Once armed, only the first pre-deploy (mkdir is atomic) holds on,
+	// for at most 120 s.
+	hook := "#!/bin/sh\n" + logEvent("pre-deploy") +
+		"if [ -f " + armed + " ] && mkdir " + filepath.Join(sync, "first") + " 2>/dev/null; then\n" +
 		"  touch " + held + "\n  i=0\n" +
 		"  while [ ! -f " + release + " ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\nfi\n"
 	files := map[string]string{
@@ -53,8 +72,11 @@ builder:
   arch: amd64
 deploy_timeout: 20
 `,
-		"Dockerfile":              harness.AppDockerfile,
-		".kamal/hooks/pre-deploy": hook,
+		"Dockerfile":                 harness.AppDockerfile,
+		".kamal/hooks/pre-deploy":    hook,
+		".kamal/hooks/pre-app-boot":  "#!/bin/sh\n" + logEvent("pre-app-boot"),
+		".kamal/hooks/post-app-boot": "#!/bin/sh\n" + logEvent("post-app-boot"),
+		".kamal/hooks/post-deploy":   "#!/bin/sh\n" + logEvent("post-deploy"),
 	}
 	if err := harness.WriteProject(dir, files); err != nil {
 		t.Fatal(err)
@@ -66,10 +88,37 @@ deploy_timeout: 20
 		t.Fatal(err)
 	}
 
+	// The app is up before the two deploys, so the load loop below runs
+	// against it during both.
+	if res, err := env.RunFerry(ctx, dir, nil, "deploy"); err != nil || res.ExitCode != 0 {
+		t.Fatalf("first deploy: %v\n%s%s", err, res.Stdout, res.Stderr)
+	}
+	if err := os.WriteFile(armed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Lines of the events log from now on are the two deploys'.
+	before, _ := os.ReadFile(events)
+	client, err := w1.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	loadDone := make(chan harness.LoadResult, 1)
+	go func() {
+		// Bounded: 2 workers, at most 150 s or 20000 requests; stopped
+		// once both deploys are done.
+		loadDone <- harness.Load(loadCtx, client, "http://w1.test/version", harness.LoadOptions{
+			Duration: 150 * time.Second, MaxRequests: 20000, Concurrency: 2, Interval: 20 * time.Millisecond,
+			OK: func(status int, body string) bool { return status == 200 && body == "v1" },
+		})
+	}()
+
 	// start runs ferry in the background, its output in a file the test
 	// can read while it runs.
 	type run struct {
 		out  string
+		pid  int
 		done chan error
 	}
 	start := func(name string, args ...string) run {
@@ -86,7 +135,7 @@ deploy_timeout: 20
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		r := run{out: out, done: make(chan error, 1)}
+		r := run{out: out, pid: cmd.Process.Pid, done: make(chan error, 1)}
 		go func() { r.done <- cmd.Wait(); f.Close() }()
 		return r
 	}
@@ -153,6 +202,17 @@ deploy_timeout: 20
 	if !strings.Contains(output(waiter), "Acquired the deploy lock") {
 		t.Errorf("the waiting deploy never took the lock")
 	}
+	stopLoad()
+	load := <-loadDone
+	t.Logf("load during both deploys: %s", load)
+	if load.Failures > 0 {
+		t.Errorf("%d of %d requests failed during the two deploys: %v", load.Failures, load.Requests, load.Errors)
+	}
+	if load.Requests == 0 {
+		t.Error("the load loop sent no request")
+	}
+	checkOneDeployAtATime(t, events, len(before), holder.pid, waiter.pid)
+	t.Logf("RELIABILITY: two deploys at once: %d requests, %d failed; the waiting deploy's locked hooks all came after the holder's", load.Requests, load.Failures)
 	// Both -P deploys found the holder's image already on the host.
 	if !strings.Contains(output(waiter), "is already on every host") || strings.Contains(output(waiter), "Pulling") {
 		t.Errorf("deploy -P pulled an image the host already had")
@@ -192,5 +252,50 @@ deploy_timeout: 20
 	}
 	if !finished || !booted {
 		t.Errorf("--json events: finished %v, boot step_done on w1.test with a duration %v:\n%s", finished, booted, res.Stdout)
+	}
+}
+
+// checkOneDeployAtATime reads the hooks' events log from offset on and
+// checks the two deploys' locked parts did not overlap: the holder's
+// pre-deploy, pre-app-boot and post-app-boot, each under the lock, then
+// the waiter's; nothing from another process (the deploy refused for the
+// lock ran no hook). post-deploy runs after the lock is released, so it
+// may come anywhere after its own post-app-boot.
+func checkOneDeployAtATime(t *testing.T, events string, offset, holder, waiter int) {
+	t.Helper()
+	b, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatalf("read the hooks' events: %v", err)
+	}
+	log := strings.TrimSpace(string(b[offset:]))
+	t.Logf("hooks during the two deploys (holder pid %d, waiter pid %d):\n%s", holder, waiter, log)
+	who := map[string]string{strconv.Itoa(holder): "holder", strconv.Itoa(waiter): "waiter"}
+	var locked []string
+	postDeploy := map[string]bool{}
+	for _, l := range strings.Split(log, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || who[f[1]] == "" {
+			t.Errorf("hook event from neither deploy: %q", l)
+			continue
+		}
+		name, lock := who[f[1]]+" "+f[0], f[2]
+		if f[0] == "post-deploy" {
+			if !slices.Contains(locked, who[f[1]]+" post-app-boot") {
+				t.Errorf("%s ran before its own post-app-boot", name)
+			}
+			postDeploy[who[f[1]]] = true
+			continue
+		}
+		if lock != "lock=true" {
+			t.Errorf("%s ran with %s, want it under the deploy lock", name, lock)
+		}
+		locked = append(locked, name)
+	}
+	want := "holder pre-deploy, holder pre-app-boot, holder post-app-boot, waiter pre-deploy, waiter pre-app-boot, waiter post-app-boot"
+	if got := strings.Join(locked, ", "); got != want {
+		t.Errorf("hooks under the lock ran in the order\n  %s\nwant one deploy at a time:\n  %s", got, want)
+	}
+	if !postDeploy["holder"] || !postDeploy["waiter"] {
+		t.Errorf("post-deploy ran for %v, want both deploys", postDeploy)
 	}
 }
