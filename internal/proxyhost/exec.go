@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/ferry-deploy/ferry/internal/proxy/proxycli"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 )
@@ -26,8 +27,15 @@ type execResult struct {
 // for it. The context bounds the wait; the proxy's own timeouts (deploy,
 // drain) bound the command.
 func execIn(ctx context.Context, d *client.Client, cmd []string) (execResult, error) {
+	// Docker has no way to stop an exec'd process, and closing the stream
+	// leaves it running: a deploy ferry gave up on (Ctrl-C) would go on
+	// waiting in the proxy, holding the service's next deploy and maybe
+	// switching to a container ferry has stopped. So stdin stays open while
+	// ferry waits and ferry's proxy CLI, told by the variable, cancels its
+	// request when stdin ends (kamal-proxy ignores both).
 	created, err := d.ExecCreate(ctx, ContainerName, client.ExecCreateOptions{
-		Cmd: cmd, AttachStdout: true, AttachStderr: true,
+		Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+		Env: []string{proxycli.CancelOnEOFEnv + "=1"},
 	})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "is not running") {

@@ -57,11 +57,40 @@ else /tmp/ferry-proxy-<uid>/proxy.sock; --socket overrides all of them.`,
 	return root
 }
 
+// CancelOnEOFEnv set to 1 makes a command cancel its request to the
+// proxy when its stdin ends. ferry runs proxy commands through docker
+// exec, which cannot stop them: when ferry stops waiting (Ctrl-C), it
+// closes the exec's stream, stdin ends, and the command gives up (a
+// deploy then leaves the previous targets in service).
+const CancelOnEOFEnv = "FERRY_PROXY_CANCEL_ON_EOF"
+
+// stdinEnded is closed once stdin ends; it is read by one goroutine.
+var stdinEnded = sync.OnceValue(func() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(ch)
+	}()
+	return ch
+})
+
 func ctxOf(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if os.Getenv(CancelOnEOFEnv) != "1" {
 		return ctx
 	}
-	return context.Background()
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stdinEnded():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
 }
 
 // envOr fills a flag the user did not set from FERRY_PROXY_<NAME>, then
