@@ -99,7 +99,11 @@ func localChecks(p *project) []doctor.Check {
 					err = derr
 				}
 			}
-			return []doctor.Result{doctor.LocalDocker(tools.ServerVersion, tools.Buildx, err, arch, cfg.Builder.Arch)}
+			out := []doctor.Result{doctor.LocalDocker(tools.ServerVersion, tools.Buildx, err, arch, cfg.Builder.Arch)}
+			if err == nil {
+				out = append(out, doctor.ClassicBuilder(tools.Buildx, image.ClassicBuilderLacks(cfg.Builder, p.dockerfileText())))
+			}
+			return out
 		},
 		func(context.Context) []doctor.Result {
 			return []doctor.Result{doctor.Dockerfile(p.dir, cfg.Builder)}
@@ -268,6 +272,18 @@ func (p *project) localPreflight(build bool) error {
 			return []doctor.Result{doctor.Dockerfile(p.dir, p.cfg.Builder)}
 		})
 	}
+	if lacks := image.ClassicBuilderLacks(p.cfg.Builder, p.dockerfileText()); build && len(lacks) > 0 {
+		// Only then is it worth asking docker whether buildx is there.
+		checks = append(checks, func(ctx context.Context) []doctor.Result {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			tools, err := image.DetectTools(ctx)
+			if err != nil {
+				return nil // the build says so, with its own fix
+			}
+			return []doctor.Result{doctor.ClassicBuilder(tools.Buildx, lacks)}
+		})
+	}
 	var lines []string
 	for _, r := range doctor.Run(context.Background(), checks) {
 		if r.Status != doctor.Fail {
@@ -312,4 +328,23 @@ func (s *session) prepareBindDirs(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dockerfileText is the Dockerfile in the working tree ("" when it cannot
+// be read), for whether it mounts build secrets.
+func (p *project) dockerfileText() string {
+	name := p.cfg.Builder.Dockerfile
+	if name == "" {
+		name = "Dockerfile"
+	}
+	if !filepath.IsAbs(name) {
+		// docker build runs in the project (or its export) and reads
+		// --file from there, whatever builder.context is.
+		name = filepath.Join(p.dir, name)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

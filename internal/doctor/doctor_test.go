@@ -181,3 +181,12 @@ func TestSystemDir(t *testing.T) {
 		}
 	}
 }
+
+func TestClassicBuilder(t *testing.T) {
+	if r := ClassicBuilder(false, []string{"builder.secrets (…)"}); r.Status != Fail || !strings.Contains(r.Reason, "builder.secrets") || !strings.Contains(r.Fix, "install buildx") {
+		t.Errorf("%+v", r)
+	}
+	if r := ClassicBuilder(false, nil); r.Status != Pass {
+		t.Errorf("%+v", r)
+	}
+}

@@ -316,3 +316,18 @@ func AccessoryHosts(warnings []string) []Result {
 	}
 	return out
 }
+
+// ClassicBuilder fails when buildx is missing and the configuration asks
+// for what only buildx does (lacks: image.ClassicBuilderLacks), so setup
+// and deploy stop before touching a server rather than at the build.
+func ClassicBuilder(buildx bool, lacks []string) Result {
+	const name = "builder"
+	if buildx {
+		return pass(name, "docker buildx")
+	}
+	if len(lacks) == 0 {
+		return pass(name, "the classic docker builder (docker buildx is not installed) can build this configuration")
+	}
+	return fail(name, "docker buildx is not installed and the classic builder cannot do "+strings.Join(lacks, ", "),
+		"install buildx (the docker-buildx-plugin package, or Docker Desktop), or remove those keys from builder in config/deploy.yml")
+}

@@ -50,7 +50,11 @@ func Build(ctx context.Context, o BuildOptions) (*Built, error) {
 		NoCache: o.NoCache, Buildx: tools.Buildx, Local: o.Registry.Local,
 		Args: o.Builder.Args.Map(), Secrets: map[string]string{},
 	}
-	if err := checkBuilder(plan); err != nil {
+	// Refuse early what the tools cannot do; builder.secrets without buildx
+	// wait for the Dockerfile (below), which decides whether they matter.
+	early := *plan
+	early.Builder.Secrets = nil
+	if err := checkBuilder(&early); err != nil {
 		return nil, err
 	}
 	for _, name := range o.Builder.Secrets {
@@ -71,6 +75,13 @@ func Build(ctx context.Context, o BuildOptions) (*Built, error) {
 	defer cleanup()
 	if err := checkDockerfile(o, buildDir); err != nil {
 		return nil, err
+	}
+	if !plan.Buildx && len(o.Builder.Secrets) > 0 {
+		b, err := os.ReadFile(dockerfilePath(o, buildDir))
+		if err != nil {
+			return nil, fmt.Errorf("build image: read the Dockerfile: %w", err)
+		}
+		plan.Dockerfile = string(b)
 	}
 	cmd, err := buildArgs(plan)
 	if err != nil {
@@ -140,15 +151,24 @@ func dirtyWarning(paths []string) string {
 
 // checkDockerfile names the missing file and the likely fix before docker
 // prints its own less helpful error.
+// dockerfilePath is where the build's Dockerfile is.
+func dockerfilePath(o BuildOptions, buildDir string) string {
+	name := o.Builder.Dockerfile
+	if name == "" {
+		name = "Dockerfile"
+	}
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(buildDir, name)
+}
+
 func checkDockerfile(o BuildOptions, buildDir string) error {
 	name := o.Builder.Dockerfile
 	if name == "" {
 		name = "Dockerfile"
 	}
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(buildDir, name)
-	}
+	path := dockerfilePath(o, buildDir)
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/ferry-deploy/ferry/internal/config"
@@ -30,6 +31,11 @@ type buildPlan struct {
 	Args     map[string]string // builder.args
 	Secrets  map[string]string // builder.secrets, resolved
 	Warnings []string          // filled by buildArgs
+
+	// Dockerfile is the Dockerfile's text, read once the build directory
+	// exists; empty before. Without buildx it decides whether
+	// builder.secrets can be left out (nothing mounts them) or stop the build.
+	Dockerfile string
 }
 
 // buildArgs turns the plan into a docker command line. Values of build args
@@ -156,21 +162,10 @@ func checkBuilder(p *buildPlan) error {
 		}
 		return nil
 	}
-	var need []string
-	if len(b.Arch) > 1 {
-		need = append(need, fmt.Sprintf("builder.arch with several arches (%s)", strings.Join(b.Arch, ", ")))
-	}
-	if len(b.Secrets) > 0 {
-		need = append(need, "builder.secrets (the classic builder has no build secrets; passing them as build args would store them in the image)")
-	}
-	if b.SSH != "" {
-		need = append(need, "builder.ssh")
-	}
-	if isOn(b.Provenance) {
-		need = append(need, "builder.provenance")
-	}
-	if isOn(b.SBOM) {
-		need = append(need, "builder.sbom")
+	need := ClassicBuilderLacks(b, p.Dockerfile)
+	if len(b.Secrets) > 0 && p.Dockerfile != "" && !MountsSecret(p.Dockerfile) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("builder.secrets (%s) not passed to the build: the classic builder (docker buildx is not installed) has no build secrets, and the Dockerfile mounts none (RUN --mount=type=secret)",
+			strings.Join(b.Secrets, ", ")))
 	}
 	if len(need) > 0 {
 		return fmt.Errorf("build image: docker buildx is not installed and the classic builder cannot do %s; install buildx (the docker-buildx-plugin package, or Docker Desktop) or remove those keys", strings.Join(need, ", "))
@@ -182,3 +177,32 @@ func checkBuilder(p *buildPlan) error {
 }
 
 func isOn(v string) bool { return v != "" && v != "false" }
+
+// ClassicBuilderLacks lists the builder keys the classic docker builder
+// (no buildx) cannot honour. builder.secrets counts only when dockerfile
+// (its text) mounts a secret, or is not known yet (""): a Dockerfile that
+// mounts none, like Rails' default one, builds the same without them.
+func ClassicBuilderLacks(b config.Builder, dockerfile string) []string {
+	var need []string
+	if len(b.Arch) > 1 {
+		need = append(need, fmt.Sprintf("builder.arch with several arches (%s)", strings.Join(b.Arch, ", ")))
+	}
+	if len(b.Secrets) > 0 && (dockerfile == "" || MountsSecret(dockerfile)) {
+		need = append(need, "builder.secrets (the classic builder has no build secrets; passing them as build args would store them in the image)")
+	}
+	if b.SSH != "" {
+		need = append(need, "builder.ssh")
+	}
+	if isOn(b.Provenance) {
+		need = append(need, "builder.provenance")
+	}
+	if isOn(b.SBOM) {
+		need = append(need, "builder.sbom")
+	}
+	return need
+}
+
+var secretMount = regexp.MustCompile(`--mount=\S*type=secret`)
+
+// MountsSecret says whether a Dockerfile's RUN lines mount a build secret.
+func MountsSecret(dockerfile string) bool { return secretMount.MatchString(dockerfile) }

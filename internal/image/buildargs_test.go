@@ -93,6 +93,32 @@ func TestBuildxOnlyKeysWithClassicBuilder(t *testing.T) {
 	}
 }
 
+// Without buildx, builder.secrets stop the build only when the Dockerfile
+// mounts a secret; otherwise (Rails' default Dockerfile) they are left out
+// with a warning, never turned into build args.
+func TestClassicBuilderSecretsFollowTheDockerfile(t *testing.T) {
+	b := config.Builder{Local: true, Secrets: []string{"RAILS_MASTER_KEY"}}
+	p := &buildPlan{Builder: b, Context: ".", Secrets: map[string]string{"RAILS_MASTER_KEY": "s3cret"},
+		Dockerfile: "FROM scratch\nRUN echo no secrets here\n"}
+	c, err := buildArgs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "builder.secrets (RAILS_MASTER_KEY) not passed") {
+		t.Errorf("warnings = %q", p.Warnings)
+	}
+	if all := strings.Join(append(c.Args, c.Env...), " "); strings.Contains(all, "s3cret") || strings.Contains(all, "RAILS_MASTER_KEY") {
+		t.Errorf("the unused secret reached the build: %q", all)
+	}
+	p = &buildPlan{Builder: b, Context: ".", Dockerfile: "FROM x\nRUN --mount=type=secret,id=RAILS_MASTER_KEY cat /run/secrets/RAILS_MASTER_KEY\n"}
+	if _, err := buildArgs(p); err == nil || !strings.Contains(err.Error(), "builder.secrets") {
+		t.Errorf("a Dockerfile mounting a secret: err = %v, want the buildx refusal", err)
+	}
+	if MountsSecret("RUN --mount=type=cache,target=/x make") || !MountsSecret("RUN --mount=id=k,type=secret x") {
+		t.Error("MountsSecret")
+	}
+}
+
 func TestMultiArchNeedsARealRegistry(t *testing.T) {
 	p := &buildPlan{Builder: config.Builder{Local: true, Arch: []string{"amd64", "arm64"}}, Buildx: true, Local: true, Context: "."}
 	if _, err := buildArgs(p); err == nil || !strings.Contains(err.Error(), "set registry.server") {
