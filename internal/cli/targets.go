@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,7 +120,51 @@ func (p *project) connect(ctx context.Context, g *Globals, cmd *cobra.Command, h
 	if err := p.preConnect(ctx, g, cmd, hosts); err != nil {
 		return nil, err
 	}
-	return p.pool(g).Connect(ctx, hosts)
+	conns, err := p.pool(g).Connect(ctx, hosts)
+	if err != nil {
+		return nil, explainUnreachable(hosts, err)
+	}
+	return conns, nil
+}
+
+// explainUnreachable adds to a failed connect what it means for the
+// command: nothing was changed on any host (every host is reached before
+// the lock or any remote step), and how to go on: bring the unreachable
+// hosts back, or leave them out with -h (Kamal's --hosts).
+func explainUnreachable(hosts []string, err error) error {
+	var he remote.HostErrors
+	if !errors.As(err, &he) {
+		return err
+	}
+	failed := map[string]bool{}
+	var down []string
+	for _, e := range he {
+		failed[e.Host] = true
+		if e.Kind == remote.KindUnreachable {
+			down = append(down, e.Host)
+		}
+	}
+	if len(down) == 0 {
+		return err
+	}
+	var up []string
+	for _, h := range hosts {
+		if !failed[h] {
+			up = append(up, h)
+		}
+	}
+	msg := fmt.Sprintf("%s cannot be reached, so nothing was changed on any host: bring %s back", strings.Join(down, ", "), them(len(down)))
+	if len(up) > 0 && len(down) == len(he) {
+		msg += fmt.Sprintf(", or leave %s out by running the command again with `-h %s`", them(len(down)), strings.Join(up, ","))
+	}
+	return fmt.Errorf("%w\n%s", err, msg)
+}
+
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // connectDocker is connect plus a check that each host's Docker answers to

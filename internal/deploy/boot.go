@@ -232,6 +232,9 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 	defer func() { step.End(o.Err) }()
 	primary := role.Name == d.Cfg.PrimaryRole
 	fail := func(err error) Outcome {
+		// On a lost connection Docker's and the proxy's own errors are a
+		// bare EOF: say the connection went, during which step.
+		err = remote.LostDuring(conn, err)
 		if primary {
 			gate.close()
 		}
@@ -324,6 +327,10 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 		return fail(readyErr)
 	}
 	if readyErr != nil {
+		if lost := remote.LostDuring(conn, readyErr); lost != readyErr {
+			// Nothing on the host can be asked or stopped any more.
+			return fail(lost)
+		}
 		diag := diagnose(context.WithoutCancel(ctx), conn, d.Cfg, role, created.ID, spec.Name, probe, readyErr)
 		o.Diagnosis = diag
 		d.cleanupFailed(conn, created.ID)

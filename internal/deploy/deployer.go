@@ -113,6 +113,7 @@ func (d *Deployer) onHosts(ctx context.Context, hosts []string, fn func(ctx cont
 		go func() {
 			defer wg.Done()
 			if err := fn(ctx, conns[h]); err != nil {
+				err = remote.LostDuring(conns[h], err)
 				mu.Lock()
 				errs = append(errs, HostError{Host: h, Err: err})
 				mu.Unlock()

@@ -60,7 +60,7 @@ func (d *Deployer) WithLock(ctx context.Context, o LockOptions, fn func(ctx cont
 		rerr := ReleaseLock(rctx, conn, d.Cfg)
 		unlockStep.End(rerr)
 		if rerr != nil {
-			err = errors.Join(err, rerr)
+			err = errors.Join(err, &LockLeftError{Host: host, Destination: d.Cfg.Destination, Err: rerr})
 		} else {
 			d.Out.Info("", "Released the deploy lock")
 		}

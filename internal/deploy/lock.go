@@ -43,6 +43,26 @@ func (e *LockedError) Automatic() bool {
 	return strings.Contains(e.Details, "Message: "+AutomaticLockMessage)
 }
 
+// LockLeftError is a lock the command took and could not release (its
+// host went away, typically): it stays held, and every later deploy is
+// refused until somebody releases it, so the message says how.
+type LockLeftError struct {
+	Host        string
+	Destination string
+	Err         error
+}
+
+func (e *LockLeftError) Error() string {
+	dest := ""
+	if e.Destination != "" {
+		dest = " -d " + e.Destination
+	}
+	return fmt.Sprintf("the deploy lock on %s is still held: releasing it failed (%v).\nDeploys of this app are refused until it is released: once %s is reachable, check it with `ferry lock status%s` and release it with `ferry lock release%s`.",
+		e.Host, e.Err, e.Host, dest, dest)
+}
+
+func (e *LockLeftError) Unwrap() error { return e.Err }
+
 // AcquireLock takes the deploy lock on conn.
 func AcquireLock(ctx context.Context, conn remote.Conn, cfg *config.Config, details string) error {
 	dir := LockDir(cfg)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-deploy/ferry/internal/remote"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -106,6 +107,11 @@ func (d *Driver) checkRestarted(ctx context.Context, what string, before proxyRu
 		ct, err := inspectProxy(ctx, d.conn)
 		switch {
 		case err != nil:
+			if remote.Lost(d.conn) != "" {
+				// Not the proxy: the SSH connection to its host is
+				// gone, so nothing will answer (the caller says so).
+				return nil
+			}
 			// The engine did not answer: keep looking until the bound.
 		case ct == nil:
 			gone.State = "removed"

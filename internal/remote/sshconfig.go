@@ -42,6 +42,10 @@ type hostSettings struct {
 	UserKnownHosts    string
 	StrictHostKeyMode string // "yes", "no", "accept-new", "ask"
 	IdentityAgent     string
+	// ServerAliveInterval and ServerAliveCountMax shape ferry's keepalives
+	// (see target.keepAlive).
+	ServerAliveInterval string
+	ServerAliveCountMax string
 }
 
 // loadSSHConfig reads files in order (later files only fill what earlier
@@ -196,6 +200,10 @@ func (c *sshConfig) lookup(host string) hostSettings {
 				s.StrictHostKeyMode = strings.ToLower(v)
 			case "identityagent":
 				s.IdentityAgent = v
+			case "serveraliveinterval":
+				s.ServerAliveInterval = v
+			case "serveralivecountmax":
+				s.ServerAliveCountMax = v
 			}
 		}
 	}

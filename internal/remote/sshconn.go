@@ -2,9 +2,12 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -24,11 +27,13 @@ type sshConn struct {
 
 	closeOnce sync.Once
 	stop      chan struct{}
+	dead      atomic.Pointer[string] // why the connection went (keepAlive, watch)
+	gone      chan struct{}          // closed by watch when the transport has closed
 	noDelay   sync.Once
 }
 
 func newSSHConn(name string, t target, c *ssh.Client, opts PoolOptions) (*sshConn, error) {
-	s := &sshConn{name: name, t: t, client: c, log: opts.Logger, stop: make(chan struct{})}
+	s := &sshConn{name: name, t: t, client: c, log: opts.Logger, stop: make(chan struct{}), gone: make(chan struct{})}
 	// The Docker API runs over a stream-local channel to the socket on the
 	// host: no port exposed, no docker CLI needed on either side.
 	d, err := client.New(
@@ -44,7 +49,25 @@ func newSSHConn(name string, t target, c *ssh.Client, opts PoolOptions) (*sshCon
 	}
 	s.docker = d
 	go s.keepAlive(opts.KeepAlive)
+	go s.watch()
 	return s, nil
+}
+
+// watch notes a transport that closed under the connection (the host went
+// away, a reset), which Lost then reports.
+func (s *sshConn) watch() {
+	err := s.client.Wait()
+	defer close(s.gone)
+	select {
+	case <-s.stop:
+		return // closed by ferry
+	default:
+	}
+	why := "the host or the network closed it"
+	if err != nil && !errors.Is(err, io.EOF) {
+		why += " (" + sshErrText(err) + ")"
+	}
+	s.dead.CompareAndSwap(nil, &why)
 }
 
 func (s *sshConn) Host() string           { return s.name }
@@ -64,10 +87,19 @@ func (s *sshConn) Close() error {
 	return nil
 }
 
-// keepAlive sends keepalive@openssh.com every interval, as Kamal does, and
-// closes the connection when three in a row get no answer, so a dead host
-// fails the next operation instead of hanging it.
-func (s *sshConn) keepAlive(interval time.Duration) {
+// keepAlive sends keepalive@openssh.com every interval (t.keepAlive), as
+// Kamal does, and closes the connection when t.keepAliveMax in a row get
+// no answer, so a host whose network went away fails the operations in
+// flight (and the next ones) instead of hanging them. Why it closed is
+// kept for lost.
+func (s *sshConn) keepAlive(def time.Duration) {
+	interval, max := s.t.keepAlive, s.t.keepAliveMax
+	if interval <= 0 {
+		interval = def
+	}
+	if max <= 0 {
+		max = 3
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	missed := 0
@@ -90,7 +122,9 @@ func (s *sshConn) keepAlive(interval time.Duration) {
 			missed = 0
 		case <-time.After(interval):
 			missed++
-			if missed >= 3 {
+			if missed >= max {
+				why := fmt.Sprintf("%s did not answer %d keepalives in a row (one every %s)", s.name, max, interval)
+				s.dead.CompareAndSwap(nil, &why)
 				s.client.Close()
 				return
 			}
@@ -98,6 +132,25 @@ func (s *sshConn) keepAlive(interval time.Duration) {
 			return
 		}
 	}
+}
+
+// Lost says why the connection was given up ("" while it is up, or when
+// it broke some other way): an operation that failed on it failed
+// because of that, whatever its own error says (often a bare EOF).
+func (s *sshConn) Lost() string {
+	if why := s.dead.Load(); why == nil {
+		// An operation sees its channel close a moment before the
+		// transport's end is known (x/crypto closes channels first):
+		// give watch that moment. Only failed operations ask.
+		select {
+		case <-s.gone:
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if why := s.dead.Load(); why != nil {
+		return *why
+	}
+	return ""
 }
 
 func (s *sshConn) ListenRemote(ctx context.Context, addr string) (net.Listener, error) {

@@ -132,8 +132,12 @@ func (s *sshConn) exec(ctx context.Context, cmd, remoteCmd string, stdin io.Read
 
 // lost explains a connection that broke under a running operation.
 func (s *sshConn) lost(err error) error {
+	why := sshErrText(err)
+	if dead := s.Lost(); dead != "" {
+		why = dead
+	}
 	return &Error{Host: s.name, Kind: KindUnreachable, Err: err,
-		Reason: fmt.Sprintf("lost the SSH connection to %s: %s", s.t.addr(), sshErrText(err)),
+		Reason: fmt.Sprintf("lost the SSH connection to %s: %s", s.t.addr(), why),
 		Fix:    "check the host is up and reachable, then run the command again"}
 }
 

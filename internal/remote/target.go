@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferry-deploy/ferry/internal/config"
 )
@@ -26,6 +27,16 @@ type target struct {
 	identityAgent  string
 	knownHosts     string
 	strict         string
+
+	// keepAlive and keepAliveMax: a keepalive every keepAlive, the
+	// connection given up after keepAliveMax unanswered in a row. Kamal
+	// always sends them every 30 s (net-ssh gives up after 3); a positive
+	// ServerAliveInterval or a ServerAliveCountMax in ~/.ssh/config
+	// changes them, as with ssh, so a network that fails silently is
+	// noticed sooner. Keepalives cannot be turned off: without them a
+	// command on a host whose network went away would wait forever.
+	keepAlive    time.Duration
+	keepAliveMax int
 }
 
 func (t target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
@@ -116,7 +127,37 @@ func (p *Pool) resolve(name string) (target, error) {
 		t.knownHosts = p.opts.Home + "/.ssh/known_hosts"
 	}
 	t.strict = s.StrictHostKeyMode
+	if err := t.setKeepAlive(s, p.opts.KeepAlive); err != nil {
+		return t, err
+	}
 	return t, nil
+}
+
+// setKeepAlive takes ServerAliveInterval (seconds; 0 keeps the default)
+// and ServerAliveCountMax from s.
+func (t *target) setKeepAlive(s hostSettings, def time.Duration) error {
+	t.keepAlive, t.keepAliveMax = def, 3
+	if v := s.ServerAliveInterval; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return &Error{Host: t.name, Kind: KindConfig,
+				Reason: fmt.Sprintf("ssh config gives ServerAliveInterval %q for %s", v, t.host),
+				Fix:    "set a number of seconds (0 keeps ferry's 30) in ~/.ssh/config"}
+		}
+		if n > 0 {
+			t.keepAlive = time.Duration(n) * time.Second
+		}
+	}
+	if v := s.ServerAliveCountMax; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return &Error{Host: t.name, Kind: KindConfig,
+				Reason: fmt.Sprintf("ssh config gives ServerAliveCountMax %q for %s", v, t.host),
+				Fix:    "set a positive number in ~/.ssh/config"}
+		}
+		t.keepAliveMax = n
+	}
+	return nil
 }
 
 // jumpTarget resolves one ProxyJump hop "[user@]host[:port]". Hops go
