@@ -193,6 +193,11 @@ func dnsChecks(ctx context.Context, h Host) []Result {
 		if len(server) > 0 && server[0] != h.Address {
 			target = server[0]
 		}
+		if net.ParseIP(target) == nil {
+			// The server's own name does not resolve either (ssh reaches
+			// it through ~/.ssh/config): a record pointing at it is no fix.
+			target = "the server's IP address"
+		}
 		if err != nil || len(addrs) == 0 {
 			out = append(out, warn("dns "+name, name+" does not resolve from this machine (DNS not set up yet?): certificates and visitors cannot reach the app",
 				"add a DNS A record "+name+" → "+target))
