@@ -297,16 +297,16 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 	// The env file keeps Kamal's layout (and lets app exec use it); ferry
 	// itself passes the values through the Engine API.
 	if err := conn.Upload(ctx, spec.EnvFile, spec.EnvFileContent(), 0o600); err != nil {
-		return fail(fmt.Errorf("upload %s: %w", spec.EnvFile, err))
+		return fail(remote.ExplainDiskFull(host, err)) // it names the file and host
 	}
 	d.Log.Docker(host, spec.Args()...)
 	created, err := docker.ContainerCreate(ctx, create)
 	if err != nil {
-		return fail(fmt.Errorf("create container %s: %w", spec.Name, err))
+		return fail(remote.ExplainDiskFull(host, fmt.Errorf("create container %s: %w", spec.Name, err)))
 	}
 	if _, err := docker.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		d.cleanupFailed(conn, created.ID)
-		return fail(fmt.Errorf("start container %s: %w", spec.Name, err))
+		return fail(remote.ExplainDiskFull(host, fmt.Errorf("start container %s: %w", spec.Name, err)))
 	}
 
 	step.Progress("waiting for %s to be healthy", spec.Name)

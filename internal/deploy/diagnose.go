@@ -161,6 +161,13 @@ func tailLogs(ctx context.Context, docker *client.Client, id string, n int) []st
 func hints(d *Diagnosis, role *config.Role, status int, probeErr string, exposed []string) []string {
 	var out []string
 	port := appPort(role)
+	for _, l := range d.Logs {
+		if strings.Contains(strings.ToLower(l), "no space left on device") {
+			// The app could not write: no health check fix helps.
+			out = append(out, fmt.Sprintf("the log says a disk is full (no space left on device): free space on %s with `ferry prune all`, see what Docker keeps with `docker system df` on the host, or grow the disk (a volume's disk may be another one)", d.Host))
+			break
+		}
+	}
 	switch {
 	case d.State != "running" && d.State != "":
 		out = append(out, fmt.Sprintf("the container is %s (exit code %d): the log lines above usually say why it stopped (a missing environment variable or secret, a failed migration, a crash at boot)", d.State, d.ExitCode))

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/ferry-deploy/ferry/internal/remote"
 )
 
 // HostReport is what one host's pull cost.
@@ -93,12 +95,15 @@ func pullOne(ctx context.Context, o PullOptions, t Target, r *HostReport) error 
 	o.Log.Debug(host, "docker pull "+pullRef)
 	resp, err := docker.ImagePull(ctx, pullRef, client.ImagePullOptions{RegistryAuth: auth})
 	if err != nil {
-		return fmt.Errorf("pull %s: %w", pullRef, err)
+		return remote.ExplainDiskFull(host, fmt.Errorf("pull %s: %w", pullRef, err))
 	}
 	err = follow(ctx, resp.JSONMessages(ctx), o.Log, host)
 	resp.Close()
 	if err != nil {
-		return fmt.Errorf("pull %s: %w", pullRef, err)
+		// A full disk is the usual reason a pull that started fails:
+		// the engine's "no space left on device" alone does not say
+		// what to do.
+		return remote.ExplainDiskFull(host, fmt.Errorf("pull %s: %w", pullRef, err))
 	}
 	if pullRef != img.Ref() {
 		if err := tag(ctx, docker, pullRef, img.Ref(), o.Log, host); err != nil {
@@ -123,7 +128,7 @@ func pullOne(ctx context.Context, o PullOptions, t Target, r *HostReport) error 
 	}
 	wg.Go(func() { label = checkLabel(ctx, docker, img) })
 	wg.Wait()
-	return errors.Join(untag, latest, label)
+	return remote.ExplainDiskFull(host, errors.Join(untag, latest, label))
 }
 
 // listenForward opens the host-side port: the local registry's port when it

@@ -33,15 +33,15 @@ func ensureImage(ctx context.Context, c remote.Conn, spec Spec, own func() (*Own
 		log.Docker(c.Host(), "pull", spec.Image)
 		resp, err := d.ImagePull(ctx, spec.Image, client.ImagePullOptions{})
 		if err != nil {
-			return fmt.Errorf("pull %s: %w", spec.Image, err)
+			return remote.ExplainDiskFull(c.Host(), fmt.Errorf("pull %s: %w", spec.Image, err))
 		}
 		defer resp.Close()
 		for m, err := range resp.JSONMessages(ctx) {
 			if err != nil {
-				return fmt.Errorf("pull %s: %w", spec.Image, err)
+				return remote.ExplainDiskFull(c.Host(), fmt.Errorf("pull %s: %w", spec.Image, err))
 			}
 			if m.Error != nil {
-				return fmt.Errorf("pull %s: %s", spec.Image, m.Error.Message)
+				return remote.ExplainDiskFull(c.Host(), fmt.Errorf("pull %s: %s", spec.Image, m.Error.Message))
 			}
 		}
 		return nil
@@ -60,11 +60,11 @@ func ensureImage(ctx context.Context, c remote.Conn, spec Spec, own func() (*Own
 	log.Docker(c.Host(), "load", "--quiet", "--input", "-", "# "+img.Ref+fmt.Sprintf(" (%d KiB)", len(tb)>>10))
 	resp, err := d.ImageLoad(ctx, bytes.NewReader(tb), client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return fmt.Errorf("load %s: %w", img.Ref, err)
+		return remote.ExplainDiskFull(c.Host(), fmt.Errorf("load %s: %w", img.Ref, err))
 	}
 	defer resp.Close()
 	if err := loadErrors(resp); err != nil {
-		return fmt.Errorf("load %s: %w", img.Ref, err)
+		return remote.ExplainDiskFull(c.Host(), fmt.Errorf("load %s: %w", img.Ref, err))
 	}
 	return nil
 }
