@@ -51,6 +51,12 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers (slow-loris); 0 means 10s.
 	ReadHeaderTimeout time.Duration
+	// ClientBodyTimeout bounds how long the proxy waits for the next bytes
+	// of a request body (nginx's client_body_timeout), so a client that
+	// stalls mid-upload cannot hold a connection, a buffer or a target
+	// connection for ever; 0 means 60s. A body that keeps coming may take
+	// as long as it needs.
+	ClientBodyTimeout time.Duration
 
 	AccessLog io.Writer // JSON lines; nil means stdout
 	Logger    *slog.Logger
@@ -101,6 +107,7 @@ type Server struct {
 // bodies are bounded by the target timeout and buffering limits instead.
 const (
 	readHeaderTimeout = 10 * time.Second
+	clientBodyTimeout = 60 * time.Second
 	idleTimeout       = 120 * time.Second
 	shutdownTimeout   = 10 * time.Second
 )
@@ -349,6 +356,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header.Set("X-Request-Start", "t="+strconv.FormatInt(start.UnixMilli(), 10))
 	sw := &statusWriter{ResponseWriter: w, draining: &s.draining}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w),
+			timeout: orDefault(s.cfg.ClientBodyTimeout, clientBodyTimeout)}
+	}
 	var info requestInfo
 	svc, prefix := s.table.Load().lookup(r.Host, r.URL.Path)
 	if svc == nil {
@@ -432,3 +443,41 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// clientBody gives the client a fresh ClientBodyTimeout before each read
+// of its request body. The deadline is set only around reads, so a slow
+// backend (which stops the proxy from reading) does not count against the
+// client.
+type clientBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	// The transport reads the body on its own goroutine while the handler
+	// looks at these, hence atomics. ended: the whole body was read;
+	// failed: reading stopped on an error (a malformed chunk, a timeout,
+	// a client gone).
+	ended, failed atomic.Bool
+}
+
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.ended.Load() {
+		return b.ReadCloser.Read(p)
+	}
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	if err == io.EOF {
+		b.ended.Store(true)
+		// Cleared once the body is over: net/http then reads the
+		// connection in the background to notice a client that leaves,
+		// and a deadline left behind would look like one and cancel a
+		// long response. After a failure it stays: net/http discards
+		// the rest of an unread body before reusing the connection, and
+		// must not wait for a stalled client to do that either.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}

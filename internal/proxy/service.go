@@ -84,6 +84,7 @@ type attempt struct {
 	path   string // path to send upstream (prefix stripped)
 	raw    string
 	status int
+	body   *clientBody // the client's request body when it streams through
 }
 
 type attemptKey struct{}
@@ -168,6 +169,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	a := &attempt{cancel: cancel}
+	a.body, _ = r.Body.(*clientBody)
 	a.path, a.raw = stripPrefix(r.URL, prefix, o.strip)
 	for range 3 {
 		a.group = st.active
@@ -308,7 +310,18 @@ func (st *serviceState) proxyError(w http.ResponseWriter, r *http.Request, err e
 		if a != nil {
 			a.status = 499
 		}
+		if a != nil && a.body != nil && !a.body.ended.Load() {
+			// Its connection failed while the body was still coming (a
+			// stall past ClientBodyTimeout, say). Writing nothing would
+			// let net/http send its default 200 to a client that may
+			// still listen, as if the upload had gone through.
+			st.pages.write(w, http.StatusBadRequest, "")
+		}
 		return
+	case a != nil && a.body != nil && a.body.failed.Load():
+		// The request body was malformed (say, a bad chunk) or stopped
+		// coming: the client's fault, whatever the backend made of it.
+		status = http.StatusBadRequest
 	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout
 	}
