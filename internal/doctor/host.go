@@ -40,7 +40,7 @@ func Unreachable(host string, err error) Result {
 		}
 		return Result{Name: "ssh", Host: host, Status: Fail, Reason: re.Reason, Fix: fix}
 	}
-	return Result{Name: "ssh", Host: host, Status: Fail, Reason: err.Error(), Fix: "check that the server is up and reachable over SSH"}
+	return Result{Name: "ssh", Host: host, Status: Fail, Reason: "could not connect over SSH: " + firstLine(err.Error()), Fix: "check that the server is up and reachable over SSH (ssh " + host + ")"}
 }
 
 // HostChecks runs every check of one connected server.
@@ -69,7 +69,8 @@ func HostChecks(ctx context.Context, c remote.Conn, h Host) []Result {
 			}
 			out = append(out, fail(name, re.Reason, re.Fix))
 		} else {
-			out = append(out, fail(name, firstLine(err.Error()), "check dockerd on the host"))
+			out = append(out, fail(name, "Docker did not answer over SSH: "+firstLine(err.Error()),
+				"on the host: sudo systemctl status docker (or docker info as "+c.User()+")"))
 		}
 	} else if v, err := c.Docker().ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
 		out = append(out, pass("docker", "Docker "+v.Version+" answers to "+c.User()))
