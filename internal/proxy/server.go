@@ -459,7 +459,6 @@ type clientBody struct {
 	ended, failed atomic.Bool
 }
 
-
 func (b *clientBody) Read(p []byte) (int, error) {
 	if b.ended.Load() {
 		return b.ReadCloser.Read(p)
