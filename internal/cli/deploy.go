@@ -273,7 +273,9 @@ func runFlow(cmd *cobra.Command, g *Globals, lf lockFlags, k flowKind) (err erro
 	}
 	if k.setup {
 		hosts := s.d.Sel.Hosts()
-		if err := s.p.preConnect(ctx, g, cmd, hosts); err != nil {
+		// Every host reached before Docker is installed on any: one that
+		// is down stops setup with nothing changed anywhere.
+		if _, err := s.p.connect(ctx, g, cmd, hosts); err != nil {
 			return err
 		}
 		step := s.d.Out.Step("bootstrap", "", "")
