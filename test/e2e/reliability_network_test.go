@@ -57,6 +57,27 @@ func TestReliabilitySSHCutMidDeploy(t *testing.T) {
 		secondary.during.Requests, secondary.during.Failures, secondary.during.Bodies,
 		secondary.after.Requests, secondary.after.Failures, secondary.after.Bodies, redeploy.Elapsed.Round(time.Millisecond))
 
+	// A silent host: n2 paused (every process frozen, its TCP connections
+	// open but nothing answers). Only the keepalives can tell; the deploy
+	// must end with them, not hang.
+	paused := p.faultMidDeploy("v2b", n2, n1, n2.Pause)
+	if !strings.Contains(paused.res.Stderr, "did not answer 3 keepalives") {
+		t.Errorf("with n2 paused the failure does not say its keepalives went unanswered")
+	}
+	if held := p.lockHeld(n1); held != "" {
+		t.Errorf("the deploy lock is left held on n1 (not paused): %s", held)
+	}
+	if err := n2.Unpause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t)(n2.Exec(ctx, "touch", netGateDir+"/ready"))
+	redeploy = p.mustFerry("deploy")
+	p.wantVersion("after the deploy that followed the unpause", "v2b", n1, n2)
+	t.Logf("RELIABILITY: ssh silent mid-deploy (secondary n2 of 2 paused): deploy failed after %s (%s after the pause); n1 (up) %d requests, %d failed, versions %v; after: %d requests, %d failed, versions %v; redeploy after unpause ok in %s",
+		paused.res.Elapsed.Round(time.Millisecond), paused.failedAfter.Round(time.Millisecond),
+		paused.during.Requests, paused.during.Failures, paused.during.Bodies,
+		paused.after.Requests, paused.after.Failures, paused.after.Bodies, redeploy.Elapsed.Round(time.Millisecond))
+
 	// Primary cut: n1 holds the lock, which then cannot be released.
 	primary := p.cutMidDeploy("v3", n1, n2)
 	msg := primary.res.Stderr
@@ -310,6 +331,13 @@ type cutResult struct {
 // serve version alone, with no failed request throughout.
 func (p *netProject) cutMidDeploy(version string, cut, up *harness.Server) cutResult {
 	p.t.Helper()
+	return p.faultMidDeploy(version, cut, up, cut.CutNetwork)
+}
+
+// faultMidDeploy is cutMidDeploy with another fault (Server.Pause: the
+// host goes silent, connections stay open).
+func (p *netProject) faultMidDeploy(version string, cut, up *harness.Server, fault func(context.Context) error) cutResult {
+	p.t.Helper()
 	t := p.t
 	for _, s := range p.servers {
 		mustOK(t)(s.Exec(p.ctx, "rm", "-f", netGateDir+"/ready"))
@@ -353,7 +381,7 @@ func (p *netProject) cutMidDeploy(version string, cut, up *harness.Server) cutRe
 	if err != nil || ended {
 		t.Fatalf("waiting for the deploy of %s to reach every proxy: %v (deploy ended: %v)\n%s%s", version, err, ended, res.Stdout, res.Stderr)
 	}
-	if err := cut.CutNetwork(p.ctx); err != nil {
+	if err := fault(p.ctx); err != nil {
 		t.Fatal(err)
 	}
 	cutAt := time.Now()
@@ -361,10 +389,10 @@ func (p *netProject) cutMidDeploy(version string, cut, up *harness.Server) cutRe
 	select {
 	case res = <-deployed:
 	case <-p.ctx.Done():
-		t.Fatalf("ferry deploy did not end after %s's network was cut", cut.Name)
+		t.Fatalf("ferry deploy did not end after %s was cut off (network cut or paused)", cut.Name)
 	}
 	out := cutResult{res: res, failedAfter: time.Since(cutAt), during: load.stop()}
-	t.Logf("ferry deploy with %s cut (exit %d, %s, ended %s after the cut)\n%s%s", cut.Name, res.ExitCode, res.Elapsed.Round(time.Millisecond), out.failedAfter.Round(time.Millisecond), res.Stdout, res.Stderr)
+	t.Logf("ferry deploy with %s cut off (exit %d, %s, ended %s after the fault)\n%s%s", cut.Name, res.ExitCode, res.Elapsed.Round(time.Millisecond), out.failedAfter.Round(time.Millisecond), res.Stdout, res.Stderr)
 
 	if res.ExitCode == 0 {
 		t.Errorf("ferry deploy succeeded though %s was cut off mid-deploy", cut.Name)
