@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ferry-deploy/ferry/internal/proxy/api"
@@ -24,6 +25,9 @@ func listenControl(path string) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create control socket directory: %w", err)
+	}
+	if err := checkSocketDir(dir); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(path); err == nil {
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -43,6 +47,30 @@ func listenControl(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("restrict control socket: %w", err)
 	}
 	return ln, nil
+}
+
+// checkSocketDir refuses a directory that someone else could replace the
+// socket in: the socket's 0600 keeps other users from connecting, but
+// whoever may rename or delete entries of its directory can put their own
+// socket there for ferry to send deploys to. That is a directory writable
+// by everyone without the sticky bit (as /tmp has), or one owned by
+// another user than the proxy's (or root) — say /tmp/ferry-proxy-0 made
+// in advance by someone else.
+func checkSocketDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("check control socket directory: %w", err)
+	}
+	mode := fi.Mode()
+	if mode.Perm()&0o002 != 0 && mode&os.ModeSticky == 0 {
+		return fmt.Errorf("control socket directory %s is writable by every user (mode %v), so anyone could replace the socket; make it private (chmod 700 %s) or choose another --socket (or $%s)",
+			dir, mode.Perm(), dir, api.SocketEnv)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() && st.Uid != 0 {
+		return fmt.Errorf("control socket directory %s belongs to uid %d, not to the proxy's user (uid %d), who could replace the socket; remove it or choose another --socket (or $%s)",
+			dir, st.Uid, os.Getuid(), api.SocketEnv)
+	}
+	return nil
 }
 
 // controlHandler serves the JSON API. Each call is independent; a deploy

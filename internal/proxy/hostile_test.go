@@ -486,3 +486,50 @@ func copyTestBinary(dst string) error {
 	}
 	return os.WriteFile(dst, data, 0o755)
 }
+
+// TestHostile_ControlSocketDirectoryOthersControlIsRefused starts proxies
+// whose socket directory someone else could replace the socket in: one
+// writable by everyone and, as root, one owned by another user. Both are
+// refused with the way out; a sticky shared directory, like /tmp, is fine.
+func TestHostile_ControlSocketDirectoryOthersControlIsRefused(t *testing.T) {
+	start := func(dir string) error {
+		cfg := testConfig(t)
+		cfg.SocketPath = filepath.Join(dir, "p.sock")
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			return err
+		}
+		s.Close()
+		return nil
+	}
+	open := sharedDir(t)
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(open); err == nil || !strings.Contains(err.Error(), "writable by every user") || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("world-writable socket directory: got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(open, "p.sock")); err == nil {
+		t.Error("a socket was created in the refused directory")
+	}
+	sticky := sharedDir(t)
+	if err := os.Chmod(sticky, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(sticky); err != nil {
+		t.Errorf("sticky shared directory: %v", err)
+	}
+	if os.Getuid() != 0 {
+		t.Skip("a directory of another user needs root to make")
+	}
+	theirs := sharedDir(t)
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(theirs); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("socket directory of another user: got %v", err)
+	}
+}
