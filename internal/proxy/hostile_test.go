@@ -97,11 +97,13 @@ func raw(t *testing.T, s *Server, request string) string {
 	t.Helper()
 	c, err := net.Dial("tcp", s.HTTPAddr())
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err) // not Fatal: raw also runs on other goroutines
+		return ""
 	}
 	defer c.Close()
 	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatalf("write request: %v", err)
+		t.Errorf("write request: %v", err)
+		return ""
 	}
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	out, err := io.ReadAll(c)
@@ -295,7 +297,10 @@ func TestHostile_OversizedBodyIs413AndNeverReachesTheBackend(t *testing.T) {
 // a server to.
 func TestHostile_MalformedRequestsAre400(t *testing.T) {
 	cases := []struct{ name, req, want string }{
-		{"bad request line", "GARBAGE\r\n\r\n", "400"},
+		// Longer than 14 bytes: net/http waits for that many to tell an
+		// h2c preface from HTTP/1, so shorter garbage is only dropped at
+		// the header timeout.
+		{"bad request line", "GARBAGE IN THE REQUEST LINE\r\n\r\n", "400"},
 		{"bad version", "GET /bad HTTP/9.Z\r\nHost: x\r\n\r\n", "400"},
 		{"no host", "GET /bad HTTP/1.1\r\n\r\n", "400"},
 		{"space in header name", "GET /bad HTTP/1.1\r\nHost: x\r\nX Bad: 1\r\n\r\n", "400"},
