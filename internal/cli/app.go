@@ -34,26 +34,32 @@ func newAppCommand(g *Globals) *cobra.Command {
 		}}
 	}
 	var lf lockFlags
+	var bootJSON bool
 	boot := &cobra.Command{
 		Use: "boot", Short: "Boot the current (or --version) version on the servers, replacing what runs", Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		RunE: func(c *cobra.Command, _ []string) (err error) {
 			ctx, stop := interruptible(c.Context())
 			defer stop()
+			// The deploy flow's output: --json events or the live view.
+			out, finish := flowOutput(g, c, bootJSON)
+			defer func() { finish(err) }()
 			s, err := newSession(c, g, true)
 			if err != nil {
 				return err
 			}
 			defer s.close()
+			s.useOutput(out)
 			if err := s.connect(ctx); err != nil {
 				return err
 			}
-			return s.d.WithLock(ctx, s.lockOptions(lf), func(ctx context.Context) error {
+			return s.interrupted(ctx, s.d.WithLock(ctx, s.lockOptions(lf), func(ctx context.Context) error {
 				_, err := s.d.Boot(ctx, s.p.cfg.Version)
 				return err
-			})
+			}))
 		},
 	}
 	lf.add(boot)
+	addJSONFlag(boot, &bootJSON)
 
 	start := simple("start", "Start the app's newest container and put it behind the proxy", func(ctx context.Context, s *session) error {
 		return s.d.Start(ctx, g.Version)
@@ -148,13 +154,22 @@ func newAppCommand(g *Globals) *cobra.Command {
 }
 
 func newAppExecCommand(g *Globals) *cobra.Command {
-	var interactive, reuse bool
+	var interactive, reuse, detach bool
 	var envs []string
 	cmd := &cobra.Command{
 		Use:   "exec [flags] COMMAND...",
 		Short: "Run a command in a new app container (or the running one with --reuse)",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Run COMMAND for every selected role on each of its hosts, in a new container of
+the version running there (--version picks another) with the role's env,
+volumes and network, output prefixed with the host. --reuse runs it in the
+running container instead; --interactive runs it with a terminal in the primary
+role on its first host; --detach starts the new container in the background and
+prints its name (read its output with app logs --container-id NAME).`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := deploy.CheckExecFlags(deploy.ExecOptions{Interactive: interactive, Reuse: reuse, Detach: detach}); err != nil {
+				return err
+			}
 			env := map[string]string{}
 			for _, e := range envs {
 				k, v, ok := strings.Cut(e, ":")
@@ -168,7 +183,7 @@ func newAppExecCommand(g *Globals) *cobra.Command {
 			}
 			return withSession(c, g, func(ctx context.Context, s *session) error {
 				err := s.d.Exec(ctx, deploy.ExecOptions{
-					Cmd: strings.Join(args, " "), Interactive: interactive, Reuse: reuse, Env: env, Version: g.Version,
+					Cmd: strings.Join(args, " "), Interactive: interactive, Reuse: reuse, Detach: detach, Env: env, Version: g.Version,
 					Stdin: stdinFile(g), Stdout: g.Stdout, Stderr: g.Stderr,
 				})
 				if x, ok := err.(*deploy.ExitCodeError); ok {
@@ -179,8 +194,9 @@ func newAppExecCommand(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
-	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "Run with a terminal on the primary host")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "Run with a terminal, in the primary role on its first host")
 	cmd.Flags().BoolVar(&reuse, "reuse", false, "Run in the running container (docker exec) instead of a new one")
+	cmd.Flags().BoolVar(&detach, "detach", false, "Start the new container in the background and print its name")
 	cmd.Flags().StringArrayVarP(&envs, "env", "e", nil, "Set an environment variable, KEY:VALUE (repeatable)")
 	return cmd
 }
@@ -211,5 +227,6 @@ func newAppLogsCommand(g *Globals) *cobra.Command {
 	cmd.Flags().StringVarP(&o.Grep, "grep", "g", "", "Show only lines matching this regular expression")
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "Follow the logs on the primary host")
 	cmd.Flags().BoolVarP(&skipTimestamps, "skip-timestamps", "T", false, "Leave out timestamps")
+	cmd.Flags().StringVar(&o.ContainerID, "container-id", "", "Read this container's logs (an ID or name, e.g. from app exec --detach) instead of the roles'")
 	return cmd
 }

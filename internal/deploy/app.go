@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -210,6 +211,9 @@ type LogOptions struct {
 	Follow     bool
 	Timestamps bool
 	Version    string
+	// ContainerID reads that container (an ID or a name, e.g. from app
+	// exec --detach) on the hosts that have it, instead of the roles'.
+	ContainerID string
 }
 
 // Logs prints each selected container's logs, every line prefixed with
@@ -223,14 +227,42 @@ func (d *Deployer) Logs(ctx context.Context, w io.Writer, o LogOptions) error {
 		}
 	}
 	var outMu sync.Mutex
+	tail := "all"
+	if o.Lines > 0 {
+		tail = strconv.Itoa(o.Lines)
+	}
+	if o.ContainerID != "" {
+		var found atomic.Int32
+		err := d.onHosts(ctx, d.Sel.Hosts(), func(ctx context.Context, c remote.Conn) error {
+			d.Log.Docker(c.Host(), "logs", "--tail", tail, o.ContainerID)
+			rc, err := c.Docker().ContainerLogs(ctx, o.ContainerID, client.ContainerLogsOptions{
+				ShowStdout: true, ShowStderr: true, Since: o.Since, Follow: o.Follow, Timestamps: o.Timestamps, Tail: tail,
+			})
+			if cerrdefs.IsNotFound(err) {
+				return nil // another host's container
+			}
+			if err != nil {
+				return fmt.Errorf("read logs of %s on %s: %w", o.ContainerID, c.Host(), err)
+			}
+			defer rc.Close()
+			found.Add(1)
+			lw := &grepWriter{prefix: c.Host() + ": ", re: re, w: w, mu: &outMu}
+			_, err = stdcopy.StdCopy(lw, lw, rc)
+			lw.flush()
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("read logs of %s on %s: %w", o.ContainerID, c.Host(), err)
+			}
+			return nil
+		})
+		if err == nil && found.Load() == 0 {
+			err = fmt.Errorf("read logs: no container %s on %s (app containers lists them)", o.ContainerID, strings.Join(d.Sel.Hosts(), ", "))
+		}
+		return err
+	}
 	return d.forEachRole(ctx, func(ctx context.Context, c remote.Conn, r *config.Role, cs []AppContainer) error {
 		x, ok := pick(cs, r.Name, o.Version)
 		if !ok {
 			return fmt.Errorf("no running container on %s", c.Host())
-		}
-		tail := "all"
-		if o.Lines > 0 {
-			tail = strconv.Itoa(o.Lines)
 		}
 		d.Log.Docker(c.Host(), "logs", "--tail", tail, x.Name)
 		rc, err := c.Docker().ContainerLogs(ctx, x.ID, client.ContainerLogsOptions{

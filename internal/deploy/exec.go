@@ -17,19 +17,28 @@ type ExecOptions struct {
 	Cmd         string
 	Interactive bool
 	Reuse       bool
-	Env         map[string]string // -e K:V
-	Version     string
-	Stdin       *os.File
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// Detach starts a new container in the background (docker run
+	// --detach, kept after it exits so its logs can be read) and prints its
+	// name per host instead of waiting for the command.
+	Detach  bool
+	Env     map[string]string // -e K:V
+	Version string
+	Stdin   *os.File
+	Stdout  io.Writer
+	Stderr  io.Writer
 }
 
 // Exec runs a command in the app: in the running container (--reuse) or a
-// new one with the role's env, volumes and network; -i on the primary host
-// with a terminal, otherwise on every selected host with prefixed output.
-// It uses the docker CLI on the host, as a person would type it; secrets
-// come from the role's env file there, never from the command line.
+// new one with the role's env, volumes and network (--detach: in the
+// background); -i in the primary role on its first host with a terminal,
+// otherwise for every selected role on each of its hosts, output prefixed
+// with the host. It uses the docker CLI on the host, as a person would
+// type it; secrets come from the role's env file there, never from the
+// command line.
 func (d *Deployer) Exec(ctx context.Context, o ExecOptions) error {
+	if err := CheckExecFlags(o); err != nil {
+		return err
+	}
 	if o.Interactive {
 		r := d.Sel.Roles[0]
 		host := d.Sel.RoleHosts[r.Name][0]
@@ -50,26 +59,31 @@ func (d *Deployer) Exec(ctx context.Context, o ExecOptions) error {
 		}
 		return nil
 	}
-	cmds := map[string]string{}
-	var hosts []string
-	for _, h := range d.Sel.Hosts() {
-		c, err := d.Conn(ctx, h)
-		if err != nil {
+	// As Kamal: every selected role on every host, roles one after another,
+	// the hosts of a role at once.
+	for _, r := range d.Sel.Roles {
+		if err := d.execRole(ctx, r, o); err != nil {
 			return err
 		}
-		// One command per host: the first selected role there.
-		r := d.Sel.RolesOn(h)[0]
-		cmd, err := d.execCommand(ctx, c, r, o, false)
-		if err != nil {
-			return err
-		}
-		cmds[h] = cmd
-		hosts = append(hosts, h)
 	}
+	return nil
+}
+
+// execRole runs o's command for role r on each of its selected hosts.
+func (d *Deployer) execRole(ctx context.Context, r *config.Role, o ExecOptions) error {
+	hosts := append([]string(nil), d.Sel.RoleHosts[r.Name]...)
 	sort.Strings(hosts)
 	conns, err := d.Connect(ctx, hosts)
 	if err != nil {
 		return err
+	}
+	cmds := map[string]string{}
+	for _, h := range hosts {
+		cmd, err := d.execCommand(ctx, conns[h], r, o, false)
+		if err != nil {
+			return err
+		}
+		cmds[h] = cmd
 	}
 	// remote.Exec runs one command everywhere; hosts differ only in
 	// container names, so run them one host at a time when they differ.
@@ -92,6 +106,25 @@ func (d *Deployer) Exec(ctx context.Context, o ExecOptions) error {
 		return errs[0]
 	}
 	return nil
+}
+
+// CheckExecFlags rejects what Kamal rejects: --detach starts a new
+// container in the background, so it has no terminal and reuses nothing.
+func CheckExecFlags(o ExecOptions) error {
+	if !o.Detach {
+		return nil
+	}
+	var with []string
+	if o.Interactive {
+		with = append(with, "--interactive")
+	}
+	if o.Reuse {
+		with = append(with, "--reuse")
+	}
+	if len(with) == 0 {
+		return nil
+	}
+	return fmt.Errorf("app exec: --detach is not compatible with %s: a detached command runs in a new container of its own, in the background; drop one of them", strings.Join(with, " or "))
 }
 
 // ExitCodeError carries an interactive command's exit code.
@@ -149,7 +182,11 @@ func (d *Deployer) execCommand(ctx context.Context, c remote.Conn, r *config.Rol
 		return "", fmt.Errorf("upload %s: %w", spec.EnvFile, err)
 	}
 	name := d.Cfg.ContainerPrefix(r.Name) + "-exec-" + version + "-" + randomHex(6)
-	args = append(args, "run", "--rm", "--name", name, "--network", Network)
+	if o.Detach {
+		args = append(args, "run", "--detach", "--name", name, "--network", Network)
+	} else {
+		args = append(args, "run", "--rm", "--name", name, "--network", Network)
+	}
 	args = append(args, flags...)
 	for _, kv := range spec.Env {
 		if strings.HasPrefix(kv.Key, "KAMAL_CONTAINER_NAME") {
@@ -165,5 +202,10 @@ func (d *Deployer) execCommand(ctx context.Context, c remote.Conn, r *config.Rol
 		args = append(args, "--volume", v)
 	}
 	args = append(args, spec.Image)
+	if o.Detach {
+		// docker prints the container's ID; the name is what app logs
+		// --container-id and docker logs take, and what a person reads.
+		return remote.QuoteArgs(args) + " " + o.Cmd + " >/dev/null && echo " + remote.Quote(name), nil
+	}
 	return remote.QuoteArgs(args) + " " + o.Cmd, nil
 }
