@@ -172,7 +172,7 @@ func (d *Driver) runOnce(ctx context.Context, what string, args []string) ([]byt
 		return res.Stdout, nil
 	}
 	if ctx.Err() == nil {
-		if gone := d.checkRestarted(ctx, what, before, lostProxy(res, err)); gone != nil {
+		if gone := d.checkRestarted(ctx, what, before, res, err); gone != nil {
 			return nil, gone
 		}
 	}

@@ -63,6 +63,11 @@ type RestartedError struct {
 	// ("exited", "restarting", "removed").
 	State  string
 	Waited time.Duration
+	// Process: the container kept running but the proxy process in it
+	// died under the command (its supervisor said so in Detail), and the
+	// supervisor restarts it on the same sockets.
+	Process bool
+	Detail  string
 }
 
 func (e *RestartedError) Error() string {
@@ -79,6 +84,14 @@ func (e *RestartedError) Error() string {
 	default:
 		how = "went down"
 	}
+	if e.Process && e.Back {
+		return fmt.Sprintf("the proxy on %s lost its serving process while it ran %s (%s); its supervisor started it again on the same sockets (container %s kept running) and it serves its saved routes again",
+			e.Host, e.Command, e.Detail, ContainerName)
+	}
+	if e.Process {
+		return fmt.Sprintf("%s on %s: the proxy lost its serving process while it ran the command (%s) and does not answer again after %s: `ferry proxy logs` says why; `ferry proxy reboot` starts a new proxy container with its saved routes",
+			e.Command, e.Host, e.Detail, e.Waited.Round(time.Second))
+	}
 	if e.Back {
 		return fmt.Sprintf("the proxy on %s (container %s) %s while it ran %s; Docker restarted it (restart %d) and it serves its saved routes again",
 			e.Host, ContainerName, how, e.Command, e.Restarts)
@@ -91,17 +104,20 @@ func (e *RestartedError) Error() string {
 		e.Command, e.Host, ContainerName, how, now)
 }
 
-// checkRestarted looks at the proxy container after a command failed. It
-// returns nil when the container is the one that was running before the
-// command (the command itself failed), else a RestartedError, after
-// waiting for a restarted proxy to answer commands again. lostProxy says
-// the failure looks like the proxy vanishing under the command (killed,
-// its connection cut): the engine may record the proxy's death a moment
-// after the command ends, so the container is looked at again for a
-// while; any other failure is looked at once.
-func (d *Driver) checkRestarted(ctx context.Context, what string, before proxyRun, lostProxy bool) *RestartedError {
+// checkRestarted looks at the proxy container after a command failed
+// (res, err). It returns nil when the container is the one that was
+// running before the command and its proxy did not lose its serving
+// process (the command itself failed), else a RestartedError, after
+// waiting for a restarted proxy to answer commands again. A failure that
+// looks like the proxy vanishing under the command (killed, its
+// connection cut) has the container looked at again for a while: the
+// engine may record the proxy's death a moment after the command ends;
+// any other failure is looked at once.
+func (d *Driver) checkRestarted(ctx context.Context, what string, before proxyRun, res execResult, execErr error) *RestartedError {
 	start := time.Now()
 	gone := &RestartedError{Host: d.conn.Host(), Command: what}
+	lost := lostProxy(res, execErr)
+	child := execErr == nil && childLost(res)
 	changed := false
 	for {
 		ct, err := inspectProxy(ctx, d.conn)
@@ -136,9 +152,19 @@ func (d *Driver) checkRestarted(ctx context.Context, what string, before proxyRu
 				gone.Back, gone.Restarts, gone.Waited = true, ct.RestartCount, time.Since(start)
 				return gone
 			}
+		case child:
+			// The container runs on, but ferry's supervisor said its
+			// serving process vanished under the forwarded command: it
+			// starts a new one on the same sockets.
+			changed = true
+			gone.Process, gone.Detail, gone.State = true, proxyMessage(res), "running"
+			if d.answers(ctx) {
+				gone.Back, gone.Waited = true, time.Since(start)
+				return gone
+			}
 		default:
 			// Unchanged.
-			if !lostProxy || time.Since(start) >= settleWait {
+			if !lost || time.Since(start) >= settleWait {
 				return nil
 			}
 		}
@@ -187,6 +213,12 @@ func waitRestarting(ctx context.Context, d *Driver, ct *container.InspectRespons
 		}
 	}
 	return ct, nil
+}
+
+// childLost: ferry's proxy supervisor answered that the serving process
+// it forwards commands to did not answer (it died under the command).
+func childLost(res execResult) bool {
+	return strings.Contains(proxyMessage(res), "the proxy process did not answer")
 }
 
 // lostProxy tells a proxy command cut off from its proxy (the command

@@ -62,3 +62,22 @@ func TestRetrySafe(t *testing.T) {
 		t.Error("an upgrade would be run twice")
 	}
 }
+
+func TestServingProcessLost(t *testing.T) {
+	res := execResult{ExitCode: 1, Stderr: []byte("ERROR: the proxy process did not answer: EOF\n")}
+	if !childLost(res) || childLost(execResult{ExitCode: 1, Stderr: []byte("ERROR: target failed to become healthy")}) {
+		t.Error("childLost misreads the supervisor's answer")
+	}
+	back := &RestartedError{Host: "web1", Command: "deploy app-web", Process: true, Back: true, Detail: proxyMessage(res)}
+	for _, want := range []string{"the proxy on web1", "serving process", "deploy app-web", "did not answer: EOF", "same sockets", "saved routes"} {
+		if !strings.Contains(back.Error(), want) {
+			t.Errorf("%q lacks %q", back.Error(), want)
+		}
+	}
+	down := &RestartedError{Host: "web1", Command: "deploy app-web", Process: true, Detail: "the proxy process did not answer: EOF", Waited: 30 * time.Second}
+	for _, want := range []string{"deploy app-web on web1", "does not answer again after 30s", "ferry proxy logs", "ferry proxy reboot"} {
+		if !strings.Contains(down.Error(), want) {
+			t.Errorf("%q lacks %q", down.Error(), want)
+		}
+	}
+}
