@@ -316,6 +316,16 @@ func (d *Deployer) bootRole(ctx context.Context, conn remote.Conn, role *config.
 		target := shortID(created.ID) + ":" + strconv.Itoa(appPort(role))
 		probe = &probeTarget{port: appPort(role), path: healthPath(role)}
 		readyErr = d.proxy(conn).Deploy(ctx, d.Cfg.ContainerPrefix(role.Name), []string{target}, role)
+		if readyErr != nil && ctx.Err() != nil && d.switchedDespite(conn, d.Cfg.ContainerPrefix(role.Name), target) {
+			// Interrupted after the switch: the new container serves and
+			// must stay; the old ones keep running beside it, drained.
+			step.Info("%s took over before the interrupt; it serves on %s", spec.Name, host)
+			if primary {
+				gate.close()
+			}
+			o.Err = readyErr
+			return o
+		}
 	} else {
 		readyErr = waitReady(ctx, docker, created.ID, time.Duration(d.Cfg.ReadinessDelay)*time.Second, time.Duration(d.Cfg.DeployTimeout)*time.Second)
 	}

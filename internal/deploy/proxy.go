@@ -58,6 +58,54 @@ func (h hostDriver) Resume(ctx context.Context, service string) error {
 	return h.d.Resume(ctx, service)
 }
 
+// Serving returns the targets the proxy on the host routes service to now.
+func (h hostDriver) Serving(ctx context.Context, service string) ([]string, error) {
+	list, err := h.d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range list.Services {
+		if s.Name == service {
+			var out []string
+			for _, t := range s.Targets {
+				out = append(out, t.Address)
+			}
+			return out, nil
+		}
+	}
+	return nil, nil
+}
+
+// servingReader is the part of a driver that can say where a service
+// routes; drivers without it (kamal-proxy's, test doubles) are not asked.
+type servingReader interface {
+	Serving(ctx context.Context, service string) ([]string, error)
+}
+
+// switchedDespite reports whether the proxy on conn's host routes service
+// to target although the deploy command returned an error: an interrupt
+// can arrive after the proxy switched but before its answer came back, and
+// stopping that container then would leave the host serving nothing.
+func (d *Deployer) switchedDespite(conn remote.Conn, service, target string) bool {
+	r, ok := d.proxy(conn).(servingReader)
+	if !ok {
+		return false
+	}
+	// A fresh context: the deploy's own is the one that was cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	targets, err := r.Serving(ctx, service)
+	if err != nil {
+		return false
+	}
+	for _, t := range targets {
+		if t == target {
+			return true
+		}
+	}
+	return false
+}
+
 // bootProxy boots the proxy on the hosts of conns.
 func (d *Deployer) bootProxy(ctx context.Context, conns map[string]remote.Conn) error {
 	var out io.Writer = io.Discard
