@@ -121,7 +121,7 @@ func (m *Manager) upgradeHost(ctx context.Context, c remote.Conn, spec Spec, ct 
 	}
 	if newBinary {
 		if err := copyFile(ctx, c, refMarker, []byte(spec.Image+"\n")); err != nil {
-			return fmt.Errorf("record the proxy's new binary: %w", err)
+			return fmt.Errorf("record the proxy's new binary in %s on %s: %w", refMarker, host, err)
 		}
 		m.say(host, "%s upgraded in place to %s: process %d serves, %d drained (%s, no request dropped)", ContainerName, spec.Image, resp.PID, resp.Previous, time.Since(start).Round(time.Millisecond))
 	} else {
