@@ -142,6 +142,17 @@ faddr=$(cat "$tmp/floor.addr")
 pport[floor]=${faddr##*:}
 names+=(floor)
 
+# The same floor with a synchronous upstream client in place of
+# net/http.Transport (no per-request goroutine handoffs): what a Go proxy
+# keeping net/http's server on the front can reach.
+"$tmp/proxybench" syncfloor -target "$backend" -addr-file "$tmp/syncfloor.addr" &
+ppid[syncfloor]=$!
+pids+=($!)
+wait_for "the synchronous floor proxy" 10 test -s "$tmp/syncfloor.addr"
+faddr=$(cat "$tmp/syncfloor.addr")
+pport[syncfloor]=${faddr##*:}
+names+=(syncfloor)
+
 # Reference proxies written in C (Debian's nginx and HAProxy), configured
 # like ferry's: one upstream with keep-alive, request and response bodies
 # buffered, an access log to a file. They show what this machine allows any
@@ -344,6 +355,8 @@ def label(n):
         return "ferry proxy (buffering on)"
     if n == "floor":
         return "floor: bare Go httputil.ReverseProxy (no buffering, logs or routing)"
+    if n == "syncfloor":
+        return "floor with a synchronous upstream client instead of net/http.Transport"
     if n == "nginx":
         return "reference: nginx (C, 2 workers, request and response buffering on)"
     if n == "haproxy":
@@ -382,7 +395,7 @@ m = mem["ferry"]
 main, pss = mib(m["main_idle_conns"]), mib(m["pss_idle_conns"])
 yes = lambda ok: "yes" if ok else "NO"
 others = [n for n in names if n != "ferry"]
-short = {"floor": "Bare Go ReverseProxy", "nginx": "nginx", "haproxy": "HAProxy"}
+short = {"floor": "Bare Go ReverseProxy", "syncfloor": "Go, synchronous upstream", "nginx": "nginx", "haproxy": "HAProxy"}
 def cols(fn):
     return "".join(f" {fn(n)} |" for n in others)
 def thr(n): return f"{res[(n, 50)]['rps'] / res[('direct', 50)]['rps']:.2f}x"

@@ -8,6 +8,11 @@
 //	proxybench floor -target A -addr-file F   the floor under any Go proxy: net/http's
 //	                                          ReverseProxy and nothing else (no buffering,
 //	                                          no logs, no routing), on 127.0.0.1:0
+//	proxybench syncfloor -target A -addr-file F  the same with a synchronous upstream
+//	                                          client instead of net/http.Transport: the
+//	                                          handler's goroutine writes the request to a
+//	                                          pooled keep-alive connection and reads the
+//	                                          answer itself
 //
 // Both refuse addresses other than loopback: the benchmark never leaves the
 // machine.
@@ -46,6 +51,8 @@ func main() {
 		err = idle(os.Args[2:])
 	case "floor":
 		err = floor(os.Args[2:])
+	case "syncfloor":
+		err = syncFloor(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
