@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -13,51 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// logRequest writes one JSON access line, with the headers the service
-// asked for as req_<name> and resp_<name>.
-func (s *Server) logRequest(r *http.Request, w *statusWriter, info *requestInfo, status int, elapsed time.Duration) {
-	clientIP, clientPort, _ := net.SplitHostPort(r.RemoteAddr)
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	attrs := make([]slog.Attr, 0, 20)
-	attrs = append(attrs,
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.Path),
-		slog.String("query", r.URL.RawQuery),
-		slog.String("method", r.Method),
-		slog.Int("status", status),
-		slog.String("service", info.service),
-		slog.String("target", info.target),
-		slog.Int64("duration", elapsed.Nanoseconds()),
-		slog.String("request_id", r.Header.Get("X-Request-ID")),
-		slog.Int64("req_content_length", r.ContentLength),
-		slog.String("req_content_type", r.Header.Get("Content-Type")),
-		slog.Int64("resp_content_length", w.bytes),
-		slog.String("resp_content_type", w.Header().Get("Content-Type")),
-		slog.String("client_addr", clientIP),
-		slog.String("client_port", clientPort),
-		slog.String("remote_addr", remoteAddr(r, clientIP)),
-		slog.String("user_agent", r.UserAgent()),
-		slog.String("proto", r.Proto),
-		slog.String("scheme", scheme),
-	)
-	if o := info.opts; o != nil {
-		for _, h := range o.logReqHeaders {
-			attrs = append(attrs, slog.String("req_"+headerKey(h), r.Header.Get(h)))
-		}
-		for _, h := range o.logRespHeaders {
-			attrs = append(attrs, slog.String("resp_"+headerKey(h), w.Header().Get(h)))
-		}
-	}
-	s.access.LogAttrs(context.Background(), slog.LevelInfo, "Request", attrs...)
-}
-
-func headerKey(h string) string {
-	return strings.ReplaceAll(strings.ToLower(h), "-", "_")
-}
 
 // remoteAddr is the client as far as the proxy can tell: the first
 // X-Forwarded-For entry when one came in, else the peer.

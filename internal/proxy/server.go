@@ -77,7 +77,7 @@ func DefaultStateDir() string {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	access   *slog.Logger
+	access   accessLog
 	errorLog *log.Logger
 	metrics  *metrics
 	certs    *certManager
@@ -130,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		log:      logger,
-		access:   slog.New(slog.NewJSONHandler(cfg.AccessLog, nil)),
+		access:   accessLog{w: cfg.AccessLog},
 		errorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		metrics:  newMetrics(),
 		services: map[string]*Service{},
@@ -379,7 +379,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	elapsed := time.Since(start)
 	s.metrics.observe(info.service, r.Method, status, elapsed)
-	s.logRequest(r, sw, &info, status, elapsed)
+	s.logRequest(r, sw, &info, status, start.Add(elapsed), elapsed)
 }
 
 func newRequestID() string {
