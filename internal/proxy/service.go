@@ -384,13 +384,15 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 
 // retryTransport sends a request to its claimed target and, when the
 // connection is refused (nothing was sent, so it is safe), moves it to the
-// next target of the group.
+// next target of the group. Requests with their body in hand take the
+// synchronous client; bodies streamed from the client take net/http's.
 type retryTransport struct {
+	sync *syncTransport
 	base *http.Transport
 }
 
 func newRetryTransport(responseTimeout time.Duration) *retryTransport {
-	return &retryTransport{base: &http.Transport{
+	return &retryTransport{sync: newSyncTransport(responseTimeout), base: &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          0,
@@ -406,7 +408,13 @@ func newRetryTransport(responseTimeout time.Duration) *retryTransport {
 func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	a, _ := req.Context().Value(attemptKey{}).(*attempt)
 	for {
-		resp, err := rt.base.RoundTrip(req)
+		var resp *http.Response
+		var err error
+		if useSyncUpstream && canSync(req) {
+			resp, err = rt.sync.RoundTrip(req)
+		} else {
+			resp, err = rt.base.RoundTrip(req)
+		}
 		if err == nil || a == nil || !isDialError(err) || req.Context().Err() != nil {
 			return resp, err
 		}
@@ -427,6 +435,9 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = retry
 	}
 }
+
+// useSyncUpstream lets benchmarks compare the two clients.
+var useSyncUpstream = true
 
 func isDialError(err error) bool {
 	var op *net.OpError
