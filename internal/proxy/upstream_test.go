@@ -342,7 +342,6 @@ func TestSyncTransport_PoolLimitsAndExpiry(t *testing.T) {
 		t.Fatalf("%d connections after 4 more requests, want still %d", a, n)
 	}
 
-
 	// Expiry, by the pool's own timer.
 	short := newTestSyncTransport(t)
 	short.idleTimeout = 20 * time.Millisecond
