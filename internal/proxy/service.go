@@ -197,6 +197,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 		setForwarded(out, r, o.forwardHeaders)
 		out.Header.Set("X-Kamal-Target", a.claim.target.addr)
 		s.serveUpgrade(w, r, out, a, st)
+	} else if useSyncUpstream && canForward(r) {
+		st.forward(w, r, ctx, a)
 	} else {
 		st.proxy.ServeHTTP(w, r.WithContext(ctx))
 	}
@@ -264,40 +266,24 @@ func (st *serviceState) rewrite(pr *httputil.ProxyRequest) {
 	out.Header.Set("X-Kamal-Target", a.claim.target.addr)
 }
 
-// setForwarded sets X-Forwarded-For/Proto/Host. With trust (forward
-// headers on, the default without TLS, where another proxy usually sits in
-// front) the client's values are kept and the peer address appended;
-// otherwise they are rebuilt from the connection, so clients cannot spoof them.
+// setForwarded sets X-Forwarded-For/Proto/Host (see forwardedValues).
 func setForwarded(out, in *http.Request, trust bool) {
-	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
-	if err != nil {
-		clientIP = in.RemoteAddr
-	}
-	proto := "http"
-	if in.TLS != nil {
-		proto = "https"
-	}
-	host := in.Host
-	if trust {
-		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			clientIP = strings.Join(prior, ", ") + ", " + clientIP
-		}
-		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
-			proto = v
-		}
-		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
-			host = v
-		}
-	}
-	out.Header.Set("X-Forwarded-For", clientIP)
+	xff, proto, host := forwardedValues(in, trust)
+	out.Header.Set("X-Forwarded-For", xff)
 	out.Header.Set("X-Forwarded-Proto", proto)
 	out.Header.Set("X-Forwarded-Host", host)
 }
 
 func (st *serviceState) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	a, _ := r.Context().Value(attemptKey{}).(*attempt)
+	st.proxyErrorCtx(w, r.Context(), a, err)
+}
+
+// proxyErrorCtx answers a request that got no response from its target;
+// ctx is the request's context (its cause tells a drain or a removal).
+func (st *serviceState) proxyErrorCtx(w http.ResponseWriter, ctx context.Context, a *attempt, err error) {
 	status := http.StatusBadGateway
-	cause := context.Cause(r.Context())
+	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, errDrained):
 		status = http.StatusGatewayTimeout
@@ -305,7 +291,7 @@ func (st *serviceState) proxyError(w http.ResponseWriter, r *http.Request, err e
 		status = http.StatusServiceUnavailable
 	case errors.Is(err, errBodyTooLarge):
 		status = http.StatusInternalServerError
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer, but the log does.
 		if a != nil {
 			a.status = 499

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,11 +93,55 @@ func (t *syncTransport) CloseIdleConnections() {
 	}
 }
 
+// upstreamRequest is what the synchronous client sends. In the direct
+// path (forward) its header is the client's own, filtered as it is
+// written, so nothing is cloned per request.
+type upstreamRequest struct {
+	ctx    context.Context
+	req    *http.Request // its method decides how the response is read
+	method string
+	uri    string // request target: path and query
+	host   string
+	header http.Header
+	// direct: header is the client's, so hop-by-hop headers, those the
+	// client's Connection header names, and the forwarding headers the
+	// proxy sets itself (in extra) are left out as it is written.
+	direct     bool
+	connTokens []string
+	extra      [10]string // key, value pairs written after header
+	nextra     int
+	body       io.ReadCloser // nil: no body
+	getBody    func() (io.ReadCloser, error)
+	length     int64
+	w1xx       http.ResponseWriter // informational answers go here; nil: to the context's httptrace
+}
+
+func (u *upstreamRequest) add(key, value string) {
+	u.extra[u.nextra], u.extra[u.nextra+1] = key, value
+	u.nextra += 2
+}
+
 // RoundTrip sends req to req.URL.Host and returns its response; the
-// caller must read the body to the end or close it.
+// caller must read the body to the end or close it. It serves requests
+// that ReverseProxy prepared (hop-by-hop headers already removed).
 func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	body := req.Body
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	u := &upstreamRequest{ctx: req.Context(), req: req, method: req.Method, uri: req.URL.RequestURI(), host: host,
+		header: req.Header, getBody: req.GetBody, length: req.ContentLength}
+	if req.Body != nil && req.Body != http.NoBody {
+		u.body = req.Body
+	}
+	return t.do(u, req.URL.Host)
+}
+
+// do sends u to addr. It closes u.body; a retry reads the body again
+// from u.getBody.
+func (t *syncTransport) do(u *upstreamRequest, addr string) (*http.Response, error) {
+	ctx := u.ctx
+	body := u.body
 	defer func() {
 		if body != nil {
 			_ = body.Close()
@@ -105,21 +150,21 @@ func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := t.pool(req.URL.Host)
+	p := t.pool(addr)
 	fresh := false
 	for {
 		uc, err := p.get(ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
-		if body == nil && req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		if fresh && u.body != nil {
 			// A retry: the first attempt consumed the body.
-			if body, err = req.GetBody(); err != nil {
+			if body, err = u.getBody(); err != nil {
 				uc.close()
 				return nil, fmt.Errorf("rewind request body: %w", err)
 			}
 		}
-		resp, err := uc.exchange(req, body, t.responseTimeout)
+		resp, err := uc.exchange(u, body, t.responseTimeout)
 		body = nil // exchange closed it
 		if err == nil {
 			return resp, nil
@@ -316,8 +361,8 @@ func (uc *upstreamConn) wasCancelled() bool {
 
 // exchange writes req with body (which it closes) and reads the response
 // headers. On error the connection is closed.
-func (uc *upstreamConn) exchange(req *http.Request, body io.ReadCloser, timeout time.Duration) (resp *http.Response, err error) {
-	ctx := req.Context()
+func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout time.Duration) (resp *http.Response, err error) {
+	ctx := u.ctx
 	stop := context.AfterFunc(ctx, uc.cancel)
 	defer func() {
 		if err == nil {
@@ -330,7 +375,7 @@ func (uc *upstreamConn) exchange(req *http.Request, body io.ReadCloser, timeout 
 		}
 	}()
 	uc.cw.n = 0
-	werr := uc.writeRequest(req, body)
+	werr := uc.writeRequest(u, body)
 	if werr != nil {
 		if uc.reused && uc.cw.n == 0 && !uc.wasCancelled() {
 			return nil, fmt.Errorf("%w: write request: %v", errStaleConn, werr)
@@ -347,14 +392,17 @@ func (uc *upstreamConn) exchange(req *http.Request, body io.ReadCloser, timeout 
 		if werr != nil {
 			return nil, fmt.Errorf("write request: %w", werr)
 		}
-		if uc.reused && !uc.wasCancelled() && !isTimeout(err) && replayable(req) {
+		if uc.reused && !uc.wasCancelled() && !isTimeout(err) && replayable(u) {
 			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
 		}
 		return nil, fmt.Errorf("read response: %w", err)
 	}
-	trace := httptrace.ContextClientTrace(ctx)
+	var trace *httptrace.ClientTrace
+	if u.w1xx == nil {
+		trace = httptrace.ContextClientTrace(ctx)
+	}
 	for n1xx := 0; ; n1xx++ {
-		resp, err = http.ReadResponse(uc.br, req)
+		resp, err = http.ReadResponse(uc.br, u.req)
 		if err != nil {
 			if errors.Is(err, errLimitReached) {
 				err = errResponseHeadersTooLarge
@@ -371,7 +419,12 @@ func (uc *upstreamConn) exchange(req *http.Request, body io.ReadCloser, timeout 
 			return nil, errors.New("read response: more than 5 informational (1xx) responses")
 		}
 		uc.lr.left = maxResponseHeaderBytes
-		if trace != nil && trace.Got1xxResponse != nil {
+		if u.w1xx != nil {
+			h := u.w1xx.Header()
+			copyHeader(h, resp.Header)
+			u.w1xx.WriteHeader(code)
+			clear(h)
+		} else if trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, err
 			}
@@ -406,17 +459,51 @@ func (uc *upstreamConn) release(stop func() bool, reusable bool) {
 }
 
 // replayable: sending the request again cannot do anything twice.
-func replayable(req *http.Request) bool {
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+func replayable(u *upstreamRequest) bool {
+	if u.body != nil && u.getBody == nil {
 		return false
 	}
-	switch req.Method {
+	switch u.method {
 	case "GET", "HEAD", "OPTIONS", "TRACE":
 		return true
 	}
-	_, key := req.Header["Idempotency-Key"]
-	_, xkey := req.Header["X-Idempotency-Key"]
+	_, key := u.header["Idempotency-Key"]
+	_, xkey := u.header["X-Idempotency-Key"]
 	return key || xkey
+}
+
+// isHopHeader: headers that concern one connection, never forwarded
+// (RFC 9110 section 7.6.1, and the ones net/http's ReverseProxy drops).
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// connectionTokens are the header names a Connection header lists, which
+// are hop-by-hop too; nil (no allocation) when it lists none but the
+// usual keep-alive or close.
+func connectionTokens(h http.Header) []string {
+	var out []string
+	for _, v := range h["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if tok == "" || strings.EqualFold(tok, "keep-alive") || strings.EqualFold(tok, "close") {
+				continue
+			}
+			out = append(out, textproto.CanonicalMIMEHeaderKey(tok))
+		}
+	}
+	return out
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append(dst[k], vv...)
+	}
 }
 
 // headerNewlines turns line breaks into spaces, as net/http does for the
@@ -424,21 +511,16 @@ func replayable(req *http.Request) bool {
 var headerNewlines = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
 
 // writeRequest writes the request head and its whole body, then flushes.
-// Hop-by-hop headers are already gone (ReverseProxy removed them); the
-// framing headers are written here from the body itself.
-func (uc *upstreamConn) writeRequest(req *http.Request, body io.ReadCloser) error {
+// The framing headers are written here from the body itself.
+func (uc *upstreamConn) writeRequest(u *upstreamRequest, body io.ReadCloser) error {
 	bw := uc.bw
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	bw.WriteString(req.Method)
+	bw.WriteString(u.method)
 	bw.WriteByte(' ')
-	bw.WriteString(req.URL.RequestURI())
+	bw.WriteString(u.uri)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
+	bw.WriteString(u.host)
 	bw.WriteString("\r\n")
-	for k, vs := range req.Header {
+	for k, vs := range u.header {
 		switch k {
 		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
 			continue
@@ -447,24 +529,25 @@ func (uc *upstreamConn) writeRequest(req *http.Request, body io.ReadCloser) erro
 			// its 100 Continue from the proxy when the body was read.
 			continue
 		}
+		if u.direct && (isHopHeader(k) || isForwardingHeader(k) || slices.Contains(u.connTokens, k)) {
+			continue
+		}
 		for _, v := range vs {
 			if v == "" && k == "User-Agent" {
 				continue // ReverseProxy's way to send none
 			}
-			if strings.ContainsAny(v, "\r\n") {
-				v = headerNewlines.Replace(v)
-			}
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			writeHeaderLine(bw, k, v)
 		}
 	}
-	hasBody := body != nil && body != http.NoBody && req.ContentLength > 0
-	if hasBody || req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH" {
+	for i := 0; i < u.nextra; i += 2 {
+		writeHeaderLine(bw, u.extra[i], u.extra[i+1])
+	}
+	method := u.method
+	hasBody := body != nil && body != http.NoBody && u.length > 0
+	if hasBody || method == "POST" || method == "PUT" || method == "PATCH" {
 		var n int64
 		if hasBody {
-			n = req.ContentLength
+			n = u.length
 		}
 		var num [20]byte
 		bw.WriteString("Content-Length: ")
@@ -473,18 +556,38 @@ func (uc *upstreamConn) writeRequest(req *http.Request, body io.ReadCloser) erro
 	}
 	bw.WriteString("\r\n")
 	if hasBody {
-		written, err := io.Copy(bw, io.LimitReader(body, req.ContentLength))
+		written, err := io.Copy(bw, io.LimitReader(body, u.length))
 		_ = body.Close()
 		if err != nil {
 			return fmt.Errorf("read request body: %w", err)
 		}
-		if written != req.ContentLength {
-			return fmt.Errorf("request body is %d bytes, not the %d announced", written, req.ContentLength)
+		if written != u.length {
+			return fmt.Errorf("request body is %d bytes, not the %d announced", written, u.length)
 		}
 	} else if body != nil {
 		_ = body.Close()
 	}
 	return bw.Flush()
+}
+
+func writeHeaderLine(bw *bufio.Writer, k, v string) {
+	if strings.ContainsAny(v, "\r\n") {
+		v = headerNewlines.Replace(v)
+	}
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// isForwardingHeader: the client's own values of the headers the proxy
+// sets; they are rebuilt (see forwardedValues), never passed as sent.
+func isForwardingHeader(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Kamal-Target":
+		return true
+	}
+	return false
 }
 
 // upstreamBody is a response body read straight from the connection; at
