@@ -109,6 +109,7 @@ pss_kib() {
 
 # The backend.
 "$tmp/proxybench" backend -addr-file "$tmp/backend.addr" &
+backend_pid=$!
 pids+=($!)
 wait_for "the backend" 10 test -s "$tmp/backend.addr"
 backend=$(cat "$tmp/backend.addr")
@@ -293,12 +294,27 @@ done
 
 # wrk runs, interleaved (direct, then each proxy, per connection count) so
 # that the machine's drift touches them alike.
+# CPU time (user + system, clock ticks) of a process tree: per request it
+# tells a proxy's cost apart from the machine's load, which moves
+# requests/s from run to run while the CPU a request takes stays put.
+cpu_ticks() {
+  local sum=0 p v
+  for p in $(tree "$1"); do
+    v=$(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || true)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
 run_wrk() { # NAME CONNS URL
-  local threads=$(($2 < 2 ? $2 : 2))
+  local threads=$(($2 < 2 ? $2 : 2)) t0 t1
   timeout 60 wrk -t"$threads" -c"$2" -d"$WARMUP" --timeout 5s "$3" >/dev/null
+  t0=$(cpu_ticks "${ppid[$1]}")
   timeout 120 wrk -t"$threads" -c"$2" -d"$DURATION" --timeout 5s --latency "$3" >"$out/proxy-wrk-$1-c$2.txt"
+  t1=$(cpu_ticks "${ppid[$1]}")
+  echo "$1 $2 $((t1 - t0)) $(getconf CLK_TCK)" >>"$tmp/cpu.txt"
   log "wrk $1 c=$2: $(grep Requests/sec "$out/proxy-wrk-$1-c$2.txt")"
 }
+ppid[direct]=$backend_pid
 for c in 1 50; do
   run_wrk direct "$c" "http://$backend/"
   for n in "${names[@]}"; do
@@ -325,9 +341,13 @@ for n in "${names[@]}"; do
   echo "$n processes $(tree "${ppid[$n]}" | wc -l)" >>"$tmp/mem.txt"
 done
 
-python3 - "$out" "$tmp/mem.txt" "$IDLE_CONNS" "$DURATION" "${names[@]}" >"$out/proxy.md" <<'PY'
+python3 - "$out" "$tmp/mem.txt" "$IDLE_CONNS" "$DURATION" "$tmp/cpu.txt" "${names[@]}" >"$out/proxy.md" <<'PY'
 import re, sys, os
-out, memfile, idle_conns, duration, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+out, memfile, idle_conns, duration, cpufile, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6:]
+cpu = {}
+for line in open(cpufile):
+    n, c, ticks, hz = line.split()
+    cpu[(n, int(c))] = int(ticks) / int(hz)
 
 def ms(v):
     m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", v)
@@ -342,6 +362,8 @@ def wrk(name, c):
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     r["errors"] = (sum(map(int, errs.groups())) if errs else 0) + (int(bad.group(1)) if bad else 0)
+    reqs = int(re.search(r"(\d+) requests in", text).group(1))
+    r["cpu_us"] = cpu[(name, c)] / reqs * 1e6 if reqs else 0
     return r
 
 mem = {}
@@ -364,15 +386,17 @@ def label(n):
     return f"{n} (buffering on)"
 print(f"Loopback, wrk {duration} per run (after a warm-up), 1 thread at 1 connection and 2 at 50;"
       " backend: a Go net/http server answering a 62-byte JSON body. Direct and proxied runs interleave in one run.\n")
-print("| Connections | Path | Requests/s | vs direct | p50 | p99 | Added p50 | Errors |")
-print("|---|---|---|---|---|---|---|---|")
+print("CPU per request is the user and system time the proxy's processes (for direct: the backend's) spent during the run,"
+      " divided by the requests served: unlike requests/s it hardly moves with the machine's load.\n")
+print("| Connections | Path | Requests/s | vs direct | p50 | p99 | Added p50 | CPU per request | Errors |")
+print("|---|---|---|---|---|---|---|---|---|")
 for c in (1, 50):
     d = res[("direct", c)]
-    print(f"| {c} | direct to backend | {d['rps']:,.0f} | 1.00x | {d['p50']:.3f} ms | {d['p99']:.3f} ms | | {d['errors']} |")
+    print(f"| {c} | direct to backend | {d['rps']:,.0f} | 1.00x | {d['p50']:.3f} ms | {d['p99']:.3f} ms | | {d['cpu_us']:.1f} µs (backend) | {d['errors']} |")
     for n in names:
         r = res[(n, c)]
         print(f"| {c} | {label(n)} | {r['rps']:,.0f} | {r['rps']/d['rps']:.2f}x | {r['p50']:.3f} ms | {r['p99']:.3f} ms"
-              f" | {r['p50']-d['p50']:+.3f} ms | {r['errors']} |")
+              f" | {r['p50']-d['p50']:+.3f} ms | {r['cpu_us']:.1f} µs | {r['errors']} |")
 
 mib = lambda kib: kib / 1024
 print(f"\nMemory. ferry runs two processes, a supervisor that holds the sockets and the process that serves;"

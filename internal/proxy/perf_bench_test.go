@@ -22,21 +22,38 @@ import (
 // response buffering on to a small net/http backend.
 //
 //	go test -run '^$' -bench Proxy_Parallel -cpu 2 -cpuprofile cpu.out ./internal/proxy/
+//
+// FERRY_BENCH_BACKEND=HOST:PORT uses a backend in another process
+// (bench/proxybench backend) so that the profile holds no backend.
 func BenchmarkProxy_Parallel(b *testing.B) {
 	for _, sync := range []bool{false, true} {
-		name := "upstream=net-http"
-		if sync {
-			name = "upstream=sync"
+		for _, logFile := range []bool{false, true} {
+			name := "upstream=net-http"
+			if sync {
+				name = "upstream=sync"
+			}
+			name += map[bool]string{false: "/log=discard", true: "/log=file"}[logFile]
+			b.Run(name, func(b *testing.B) {
+				defer func(old bool) { useSyncUpstream = old }(useSyncUpstream)
+				useSyncUpstream = sync
+				var log io.Writer = io.Discard
+				if logFile {
+					// As in production: a write per line to the process's
+					// stdout (a file or a pipe).
+					f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer f.Close()
+					log = f
+				}
+				benchProxyParallel(b, log)
+			})
 		}
-		b.Run(name, func(b *testing.B) {
-			defer func(old bool) { useSyncUpstream = old }(useSyncUpstream)
-			useSyncUpstream = sync
-			benchProxyParallel(b)
-		})
 	}
 }
 
-func benchProxyParallel(b *testing.B) {
+func benchProxyParallel(b *testing.B, accessLog io.Writer) {
 	body := `{"status":"ok","message":"hello from the proxybench backend"}` + "\n"
 	be := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -48,6 +65,12 @@ func benchProxyParallel(b *testing.B) {
 	}
 	go be.Serve(ln)
 	defer be.Close()
+	target := ln.Addr().String()
+	if a := os.Getenv("FERRY_BENCH_BACKEND"); a != "" {
+		// A backend in another process (bench/proxybench backend), so
+		// that a CPU profile shows the proxy and the client only.
+		target = a
+	}
 
 	sockDir, err := os.MkdirTemp("", "fp")
 	if err != nil {
@@ -55,7 +78,7 @@ func benchProxyParallel(b *testing.B) {
 	}
 	defer os.RemoveAll(sockDir)
 	s, err := New(Config{HTTPAddr: "127.0.0.1:0", SocketPath: filepath.Join(sockDir, "p.sock"), StateDir: b.TempDir(),
-		AccessLog: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AccessLog: accessLog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +86,7 @@ func benchProxyParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Deploy(b.Context(), "app", api.DeployRequest{Targets: []string{ln.Addr().String()}, Force: true,
+	if _, err := s.Deploy(b.Context(), "app", api.DeployRequest{Targets: []string{target}, Force: true,
 		Options: api.ServiceOptions{BufferRequests: true, BufferResponses: true}}); err != nil {
 		b.Fatal(err)
 	}
