@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -127,4 +130,64 @@ func BenchmarkAccessLog(b *testing.B) {
 			slogRequest(l, r, sw, info, 200, time.Now(), time.Millisecond)
 		}
 	})
+}
+
+// countingLog records each Write separately.
+type countingLog struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countingLog) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *countingLog) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.writes...)
+}
+
+// A line after a quiet spell is written at once; lines in a burst share
+// writes, arrive whole and in order after the batch delay, and a flush
+// (Shutdown, Close) writes what waits.
+func TestAccessLog_BatchesBurstsOnly(t *testing.T) {
+	var c countingLog
+	l := &accessLog{w: &c}
+	t0 := time.Now()
+	l.write([]byte("quiet\n"), t0)
+	if got := c.snapshot(); len(got) != 1 || got[0] != "quiet\n" {
+		t.Fatalf("a line after a quiet spell: writes %q, want it at once", got)
+	}
+	var want strings.Builder
+	for i := range 100 {
+		line := fmt.Sprintf("burst %d\n", i)
+		want.WriteString(line)
+		l.write([]byte(line), t0.Add(time.Duration(i)*time.Microsecond))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := c.snapshot()
+		if all := strings.Join(got[1:], ""); all == want.String() {
+			if len(got) > 3 {
+				t.Errorf("100 lines in a burst took %d writes", len(got)-1)
+			}
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after 10s the burst's lines are %q", all)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// A flush writes waiting lines without waiting for the timer.
+	now := time.Now()
+	l.write([]byte("a\n"), now)
+	l.write([]byte("b\n"), now)
+	l.flush()
+	if got := c.snapshot(); strings.Join(got, "") != "quiet\n"+want.String()+"a\nb\n" {
+		t.Fatalf("after flush: %q", got[len(got)-2:])
+	}
 }

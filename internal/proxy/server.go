@@ -306,6 +306,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.stopAll()
+	s.access.flush()
 	if s.cfg.SocketPath != "" && s.controlLn != nil {
 		_ = os.Remove(s.cfg.SocketPath)
 	}
@@ -324,6 +325,7 @@ func (s *Server) Close() {
 		}
 	}
 	s.stopAll()
+	s.access.flush()
 }
 
 func (s *Server) stopAll() {
