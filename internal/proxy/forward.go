@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -140,14 +139,19 @@ func flushesAtOnce(resp *http.Response) bool {
 	if resp.ContentLength == -1 {
 		return true
 	}
-	ct := resp.Header.Get("Content-Type")
-	if ct == "" {
+	ct := resp.Header["Content-Type"]
+	if len(ct) == 0 {
 		return false
 	}
-	if base, _, _ := mime.ParseMediaType(ct); base == "text/event-stream" {
-		return true
+	// The media type before any parameters, without mime.ParseMediaType's
+	// allocations for every answer.
+	const sse = "text/event-stream"
+	v := strings.TrimLeft(ct[0], " \t")
+	if len(v) < len(sse) || !strings.EqualFold(v[:len(sse)], sse) {
+		return false
 	}
-	return false
+	rest := strings.TrimLeft(v[len(sse):], " \t")
+	return rest == "" || rest[0] == ';'
 }
 
 // copyBody copies the response body to the client; a read error other

@@ -155,3 +155,21 @@ func TestForward_CutAnswerAbortsTheClient(t *testing.T) {
 		}()
 	}
 }
+
+func TestFlushesAtOnce(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"text/event-stream": true, "Text/Event-Stream; charset=utf-8": true, " text/event-stream ;x=1": true,
+		"text/event-streams": false, "text/html": false, "": false, "text/event": false,
+	} {
+		resp := &http.Response{ContentLength: 10, Header: http.Header{}}
+		if ct != "" {
+			resp.Header.Set("Content-Type", ct)
+		}
+		if got := flushesAtOnce(resp); got != want {
+			t.Errorf("Content-Type %q: flushes at once %v, want %v", ct, got, want)
+		}
+	}
+	if !flushesAtOnce(&http.Response{ContentLength: -1, Header: http.Header{}}) {
+		t.Error("a body of unknown length is not flushed as it comes")
+	}
+}

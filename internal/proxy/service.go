@@ -189,16 +189,25 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	}
 	defer func() { a.claim.release() }()
 
+	upgrade := isUpgrade(r)
+	if !upgrade && useSyncUpstream && canForward(r) {
+		// The direct path takes the attempt as an argument: no context
+		// value to allocate and look up.
+		st.forward(w, r, ctx, a)
+		info.target = a.claim.target.addr
+		if a.status != 0 {
+			info.status = a.status
+		}
+		return
+	}
 	ctx = context.WithValue(ctx, attemptKey{}, a)
-	if isUpgrade(r) {
+	if upgrade {
 		out := r.Clone(ctx)
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host, out.URL.Path, out.URL.RawPath = "http", a.claim.target.addr, a.path, a.raw
 		setForwarded(out, r, o.forwardHeaders)
 		out.Header.Set("X-Kamal-Target", a.claim.target.addr)
 		s.serveUpgrade(w, r, out, a, st)
-	} else if useSyncUpstream && canForward(r) {
-		st.forward(w, r, ctx, a)
 	} else {
 		st.proxy.ServeHTTP(w, r.WithContext(ctx))
 	}
