@@ -37,7 +37,11 @@ func canForward(r *http.Request) bool {
 // clone and the header copies were a tenth of the proxy's CPU per request.
 func (st *serviceState) forward(w http.ResponseWriter, r *http.Request, ctx context.Context, a *attempt) {
 	xff, proto, fhost := forwardedValues(r, st.opts.forwardHeaders)
-	u := &upstreamRequest{ctx: ctx, req: r, method: r.Method, uri: requestURI(r, a), host: r.Host,
+	host := r.Host
+	if host == "" {
+		host = a.claim.target.addr // an HTTP/1.0 client sent none: as net/http.Transport does
+	}
+	u := &upstreamRequest{ctx: ctx, req: r, method: r.Method, uri: requestURI(r, a), host: host,
 		header: r.Header, direct: true, connTokens: connectionTokens(r.Header), getBody: r.GetBody, w1xx: w}
 	if u.body = r.Body; u.body == http.NoBody || r.ContentLength == 0 {
 		u.body, u.getBody = nil, nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"sort"
@@ -171,5 +172,38 @@ func TestFlushesAtOnce(t *testing.T) {
 	}
 	if !flushesAtOnce(&http.Response{ContentLength: -1, Header: http.Header{}}) {
 		t.Error("a body of unknown length is not flushed as it comes")
+	}
+}
+
+// An HTTP/1.0 request without Host reaches the backend with the target's
+// address as Host, as it did through net/http.Transport, on both paths.
+func TestForward_NoHostHeader(t *testing.T) {
+	hosts := make(chan string, 2)
+	b := newRawBackend(t, func(req *http.Request, body []byte, w *bufio.Writer) bool {
+		hosts <- req.Host
+		okAnswer(req, body, w)
+		return false
+	})
+	s := startProxy(t)
+	deploy(t, s, "app", api.ServiceOptions{}, b.addr())
+	for _, direct := range []bool{false, true} {
+		func() {
+			defer func(old bool) { useSyncUpstream = old }(useSyncUpstream)
+			useSyncUpstream = direct
+			c, err := net.Dial("tcp", s.HTTPAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET /x HTTP/1.0\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := <-hosts; resp.StatusCode != 200 || got != b.addr() {
+				t.Errorf("direct=%v: status %d, backend saw Host %q, want %q", direct, resp.StatusCode, got, b.addr())
+			}
+		}()
 	}
 }
