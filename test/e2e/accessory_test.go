@@ -20,11 +20,7 @@ import (
 func TestAccessory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "h1", Postgres: true}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "h1", Postgres: true}}})
 	h1 := env.Server("h1")
 
 	dir := harness.ScenarioRepo(t, "blog-default", func(dir string) error {

@@ -43,16 +43,12 @@ const blogAppDockerfile = harness.AppDockerfile + `ENV POSTGRES_HOST=super_duper
 func TestBlogDefault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{
+	env := startEnv(t, ctx, harness.Options{
 		// super-duper.com is the config's proxy host: the DNS relay makes
 		// it the server's, so Pebble's HTTP-01 check reaches its port 80.
 		Servers: []harness.ServerSpec{{Name: "b1", Aliases: []string{"super-duper.com"}, Postgres: true}},
 		Pebble:  true,
 	})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
 	b1 := env.Server("b1")
 
 	dir := harness.ScenarioRepo(t, "blog-default", func(dir string) error {

@@ -59,14 +59,10 @@ func TestBlogStaging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	start := time.Now()
-	env, err := harness.Start(ctx, harness.Options{
+	env := startEnv(t, ctx, harness.Options{
 		Servers: []harness.ServerSpec{{Name: "staging", Aliases: []string{stagingHost}, Postgres: true}},
 		Pebble:  true,
 	})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
 	srv := env.Server("staging")
 
 	dir := harness.ScenarioRepo(t, "blog-staging", func(dir string) error {

@@ -20,11 +20,7 @@ import (
 func TestServerBootstrapAndBuildDeliverThroughTheCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "cli1"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "cli1"}}})
 
 	dir := t.TempDir()
 	marker := filepath.Join(t.TempDir(), "docker-setup.ran")

@@ -35,11 +35,7 @@ const intrGate = "/root/intr-gate"
 func TestDeployInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "w1"}, {Name: "w2"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "w1"}, {Name: "w2"}}})
 	servers := []*harness.Server{env.Server("w1"), env.Server("w2")}
 	bin, err := harness.FerryBin()
 	if err != nil {

@@ -20,11 +20,7 @@ import (
 func TestDeployLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "d1"}, {Name: "d2"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "d1"}, {Name: "d2"}}})
 	d1, d2 := env.Server("d1"), env.Server("d2")
 
 	dir := t.TempDir()

@@ -24,11 +24,7 @@ import (
 func TestDeployWithCustomCertificate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "tls1"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "tls1"}}})
 	s := env.Server("tls1")
 
 	certPEM, keyPEM := selfSignedCertificate(t, "app.tls1.test")

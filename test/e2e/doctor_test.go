@@ -30,13 +30,9 @@ type doctorResult struct {
 func TestDoctorBlogDefault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{
+	env := startEnv(t, ctx, harness.Options{
 		Servers: []harness.ServerSpec{{Name: "b1", Aliases: []string{"super-duper.com"}}},
 	})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
 	b1 := env.Server("b1")
 
 	dir := t.TempDir()

@@ -17,3 +17,15 @@ func scenariosDir(t *testing.T) string {
 	}
 	return d
 }
+
+// startEnv starts a harness run for this test and closes it when the test
+// ends.
+func startEnv(t *testing.T, ctx context.Context, opts harness.Options) *harness.Env {
+	t.Helper()
+	env, err := harness.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start harness: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	return env
+}

@@ -55,15 +55,11 @@ const pxSlowSize = 256 << 10
 func TestProxyOnServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{
+	env := startEnv(t, ctx, harness.Options{
 		Servers: []harness.ServerSpec{{Name: "px"}},
 		Pebble:  true,
 		Logf:    func(f string, a ...any) { fmt.Fprintf(os.Stderr, "e2e: "+f+"\n", a...) },
 	})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
 	s := env.Server("px")
 	if err := s.LoadImages(ctx, env.Images.AppV1, env.Images.AppV2, env.Images.AppBroken); err != nil {
 		t.Fatal(err)

@@ -29,11 +29,7 @@ import (
 func TestReliabilityDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "f1"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "f1"}}})
 	f1 := env.Server("f1")
 	dir := t.TempDir()
 	ferry := ferryIn(t, ctx, env, dir)

@@ -26,11 +26,7 @@ import (
 func TestReliabilitySSHCutMidDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "n1"}, {Name: "n2"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "n1"}, {Name: "n2"}}})
 	n1, n2 := env.Server("n1"), env.Server("n2")
 	p := newNetProject(t, ctx, env, "netcut", n1, n2)
 
@@ -111,11 +107,7 @@ func TestReliabilitySSHCutMidDeploy(t *testing.T) {
 func TestReliabilityOneOfThreeDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "o1"}, {Name: "o2"}, {Name: "o3"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "o1"}, {Name: "o2"}, {Name: "o3"}}})
 	o1, o2, o3 := env.Server("o1"), env.Server("o2"), env.Server("o3")
 	p := newNetProject(t, ctx, env, "netdown", o1, o2, o3)
 

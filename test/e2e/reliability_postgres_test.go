@@ -28,11 +28,7 @@ import (
 func TestReliabilityPostgresRebootUnderWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "p1", Postgres: true}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "p1", Postgres: true}}})
 	p1 := env.Server("p1")
 
 	const (

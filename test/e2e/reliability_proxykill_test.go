@@ -41,11 +41,7 @@ import (
 func TestReliabilityProxyKilledMidDeploy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	env, err := harness.Start(ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "k1"}}})
-	if err != nil {
-		t.Fatalf("start harness: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
+	env := startEnv(t, ctx, harness.Options{Servers: []harness.ServerSpec{{Name: "k1"}}})
 	k1 := env.Server("k1")
 	dir := t.TempDir()
 	ferry := ferryIn(t, ctx, env, dir)
