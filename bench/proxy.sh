@@ -154,6 +154,16 @@ faddr=$(cat "$tmp/syncfloor.addr")
 pport[syncfloor]=${faddr##*:}
 names+=(syncfloor)
 
+# And without net/http's server either (its own request loop): what a Go
+# proxy with its own HTTP/1.1 front end could reach.
+"$tmp/proxybench" rawfloor -target "$backend" -addr-file "$tmp/rawfloor.addr" &
+ppid[rawfloor]=$!
+pids+=($!)
+wait_for "the raw floor proxy" 10 test -s "$tmp/rawfloor.addr"
+faddr=$(cat "$tmp/rawfloor.addr")
+pport[rawfloor]=${faddr##*:}
+names+=(rawfloor)
+
 # Reference proxies written in C (Debian's nginx and HAProxy), configured
 # like ferry's: one upstream with keep-alive, request and response bodies
 # buffered, an access log to a file. They show what this machine allows any
@@ -379,6 +389,8 @@ def label(n):
         return "floor: bare Go httputil.ReverseProxy (no buffering, logs or routing)"
     if n == "syncfloor":
         return "floor with a synchronous upstream client instead of net/http.Transport"
+    if n == "rawfloor":
+        return "floor with the synchronous client and no net/http server (own request loop)"
     if n == "nginx":
         return "reference: nginx (C, 2 workers, request and response buffering on)"
     if n == "haproxy":
@@ -419,7 +431,7 @@ m = mem["ferry"]
 main, pss = mib(m["main_idle_conns"]), mib(m["pss_idle_conns"])
 yes = lambda ok: "yes" if ok else "NO"
 others = [n for n in names if n != "ferry"]
-short = {"floor": "Bare Go ReverseProxy", "syncfloor": "Go, synchronous upstream", "nginx": "nginx", "haproxy": "HAProxy"}
+short = {"floor": "Bare Go ReverseProxy", "syncfloor": "Go, synchronous upstream", "rawfloor": "Go, no net/http server", "nginx": "nginx", "haproxy": "HAProxy"}
 def cols(fn):
     return "".join(f" {fn(n)} |" for n in others)
 def thr(n): return f"{res[(n, 50)]['rps'] / res[('direct', 50)]['rps']:.2f}x"

@@ -13,6 +13,9 @@
 //	                                          handler's goroutine writes the request to a
 //	                                          pooled keep-alive connection and reads the
 //	                                          answer itself
+//	proxybench rawfloor -target A -addr-file F   the synchronous floor without net/http's
+//	                                          server (its own request loop), for what a
+//	                                          Go proxy with its own HTTP/1.1 front could reach
 //
 // Both refuse addresses other than loopback: the benchmark never leaves the
 // machine.
@@ -53,6 +56,8 @@ func main() {
 		err = floor(os.Args[2:])
 	case "syncfloor":
 		err = syncFloor(os.Args[2:])
+	case "rawfloor":
+		err = rawFloor(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
