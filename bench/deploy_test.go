@@ -98,11 +98,7 @@ deploy_timeout: 30
 	// below find every image already on the hosts.
 	var versions []string
 	for _, v := range []string{"v1", "v2", "v3"} {
-		os.RemoveAll(filepath.Join(dir, "rails"))
-		if err := harness.WriteAppContext(dir, env.Images.AppBinary, v, false); err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.GitCommitAll(ctx, dir, "app "+v); err != nil {
+		if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, v, false); err != nil {
 			t.Fatal(err)
 		}
 		ferry("deploy")

@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,11 +45,7 @@ deploy_timeout: 20
 	if err := harness.WriteProject(dir, files); err != nil {
 		t.Fatal(err)
 	}
-	os.RemoveAll(filepath.Join(dir, "rails"))
-	if err := harness.WriteAppContext(dir, env.Images.AppBinary, "v1", false); err != nil {
-		t.Fatal(err)
-	}
-	if err := harness.GitCommitAll(ctx, dir, "app v1"); err != nil {
+	if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, "v1", false); err != nil {
 		t.Fatal(err)
 	}
 	ferry := ferryIn(t, ctx, env, dir)

@@ -67,11 +67,7 @@ deploy_timeout: 60
 		if err := harness.WriteProject(dir, map[string]string{"config/deploy.yml": yml, "Dockerfile": harness.AppDockerfile}); err != nil {
 			t.Fatal(err)
 		}
-		os.RemoveAll(filepath.Join(dir, "rails"))
-		if err := harness.WriteAppContext(dir, env.Images.AppBinary, version, false); err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.GitCommitAll(ctx, dir, "app "+version); err != nil {
+		if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, version, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -62,11 +62,7 @@ aliases:
 	}
 	commitVersion := func(version string, broken bool) {
 		t.Helper()
-		os.RemoveAll(filepath.Join(dir, "rails"))
-		if err := harness.WriteAppContext(dir, env.Images.AppBinary, version, broken); err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.GitCommitAll(ctx, dir, "app "+version); err != nil {
+		if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, version, broken); err != nil {
 			t.Fatal(err)
 		}
 	}

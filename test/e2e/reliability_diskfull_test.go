@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,11 +58,7 @@ env:
 	}
 	commit := func(version string) {
 		t.Helper()
-		os.RemoveAll(filepath.Join(dir, "rails"))
-		if err := harness.WriteAppContext(dir, env.Images.AppBinary, version, false); err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.GitCommitAll(ctx, dir, "app "+version); err != nil {
+		if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, version, false); err != nil {
 			t.Fatal(err)
 		}
 	}

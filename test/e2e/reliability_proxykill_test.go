@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,11 +69,7 @@ deploy_timeout: 90
 		if err := harness.WriteProject(dir, map[string]string{"config/deploy.yml": deployYML(healthPath), "Dockerfile": harness.AppDockerfile}); err != nil {
 			t.Fatal(err)
 		}
-		os.RemoveAll(filepath.Join(dir, "rails"))
-		if err := harness.WriteAppContext(dir, env.Images.AppBinary, version, false); err != nil {
-			t.Fatal(err)
-		}
-		if err := harness.GitCommitAll(ctx, dir, "app "+version); err != nil {
+		if err := harness.CommitAppVersion(ctx, dir, env.Images.AppBinary, version, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,19 @@ USER 1000:1000
 EXPOSE 80
 ENTRYPOINT ["/app"]
 `
+
+// CommitAppVersion replaces the stand-in app's build context in the git
+// project dir with version (broken: one that never turns healthy) and
+// commits it, so the next build is that version.
+func CommitAppVersion(ctx context.Context, dir, appBinary, version string, broken bool) error {
+	if err := os.RemoveAll(filepath.Join(dir, "rails")); err != nil {
+		return fmt.Errorf("remove the previous app context: %w", err)
+	}
+	if err := WriteAppContext(dir, appBinary, version, broken); err != nil {
+		return err
+	}
+	return GitCommitAll(ctx, dir, "app "+version)
+}
 
 // WriteAppContext writes the stand-in app's build context into dir: the
 // binary, rails/VERSION, rails/public/assets/app-VERSION.css (so asset
