@@ -65,6 +65,11 @@ func Pull(ctx context.Context, o PullOptions) ([]HostReport, error) {
 			start := time.Now()
 			r := HostReport{Host: t.Host()}
 			r.Err = pullOne(ctx, o, t, &r)
+			if c, ok := t.(remote.Conn); ok {
+				// A pull cut by a lost connection ends in a bare EOF from
+				// the engine: say the connection went, during the pull.
+				r.Err = remote.LostDuring(c, r.Err)
+			}
 			r.Duration = time.Since(start)
 			reports[i] = r
 		}()
