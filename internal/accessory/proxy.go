@@ -41,8 +41,7 @@ func (m *Manager) register(ctx context.Context, c remote.Conn, a *config.Accesso
 	opts := proxyhost.DeployOptionsFromProxy(m.o.Config, a.Proxy)
 	opts.ErrorPages = "" // the app's error pages are not the accessory's
 	target := shortID(ct.ID) + ":" + strconv.Itoa(port)
-	d := proxyhost.NewDriver(c)
-	d.Log = m.o.Log
+	d := m.proxyDriver(c)
 	if err := d.Deploy(ctx, a.Service, []string{target}, opts); err != nil {
 		return fmt.Errorf("register %s with the proxy: %w", a.Service, err)
 	}
@@ -53,8 +52,7 @@ func (m *Manager) register(ctx context.Context, c remote.Conn, a *config.Accesso
 // unregister takes the accessory out of the proxy; a proxy that is not
 // running has nothing to take it out of.
 func (m *Manager) unregister(ctx context.Context, c remote.Conn, a *config.Accessory) error {
-	d := proxyhost.NewDriver(c)
-	d.Log = m.o.Log
+	d := m.proxyDriver(c)
 	err := d.Remove(ctx, a.Service)
 	var ce *proxyhost.CommandError
 	switch {
@@ -64,6 +62,16 @@ func (m *Manager) unregister(ctx context.Context, c remote.Conn, a *config.Acces
 		return nil
 	}
 	return fmt.Errorf("remove %s from the proxy: %w", a.Service, err)
+}
+
+// proxyDriver drives the proxy on c's host; what the driver handles on its
+// own (a proxy restarted under a command, the command run again) is told
+// to the user as a warning, as the app's deploys do.
+func (m *Manager) proxyDriver(c remote.Conn) *proxyhost.Driver {
+	d := proxyhost.NewDriver(c)
+	d.Log = m.o.Log
+	d.Notify = func(host, msg string) { m.warn(host, "%s", msg) }
+	return d
 }
 
 func urls(p *config.Proxy) string {
