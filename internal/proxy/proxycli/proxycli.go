@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,12 +268,21 @@ that crashes is started again; connections wait on the sockets meanwhile.`,
 // syncWriter makes a writer safe for the supervisor's log and its
 // children's output copied in at the same time. Files are passed as they
 // are: children then write to them directly.
+// The same writer always gets the same lock: stdout and stderr are often
+// one writer (a terminal's buffer, a test's), and two locks around it
+// would not keep their writes apart.
 func syncWriter(w io.Writer) io.Writer {
 	if f, ok := w.(*os.File); ok {
 		return f
 	}
-	return &lockedWriter{w: w}
+	if !reflect.TypeOf(w).Comparable() {
+		return &lockedWriter{w: w}
+	}
+	l, _ := lockedWriters.LoadOrStore(w, &lockedWriter{w: w})
+	return l.(*lockedWriter)
 }
+
+var lockedWriters sync.Map // io.Writer -> *lockedWriter
 
 type lockedWriter struct {
 	mu sync.Mutex
