@@ -18,7 +18,7 @@ import (
 )
 
 // startProxy runs a real proxy on loopback with private state and socket.
-func startProxy(t *testing.T, mod ...func(*Config)) *Server {
+func startProxy(t testing.TB, mod ...func(*Config)) *Server {
 	t.Helper()
 	cfg := testConfig(t)
 	for _, m := range mod {
@@ -35,7 +35,7 @@ func startProxy(t *testing.T, mod ...func(*Config)) *Server {
 	return s
 }
 
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	// Unix socket paths are limited to ~104 bytes; t.TempDir() can be longer.
 	sockDir, err := os.MkdirTemp("", "fp")
 	if err != nil {
@@ -78,7 +78,7 @@ func fastHealth() api.HealthCheck {
 	return api.HealthCheck{Interval: api.Duration(20 * time.Millisecond), Timeout: api.Duration(time.Second)}
 }
 
-func deploy(t *testing.T, s *Server, name string, opts api.ServiceOptions, targets ...string) {
+func deploy(t testing.TB, s *Server, name string, opts api.ServiceOptions, targets ...string) {
 	t.Helper()
 	if opts.HealthCheck.Interval == 0 {
 		opts.HealthCheck = fastHealth()
