@@ -109,8 +109,18 @@ func (st *serviceState) forward(w http.ResponseWriter, r *http.Request, ctx cont
 		h.Add("Trailer", strings.Join(keys, ", "))
 	}
 	w.WriteHeader(resp.StatusCode)
+	stream := flushesAtOnce(resp)
+	if stream && resp.Body != http.NoBody {
+		// A stream's head goes out now, before its first event, which
+		// may be long in coming; as ReverseProxy does, and as it does,
+		// net/http then has no body yet to guess a Content-Type from
+		// when the backend sent none.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
 
-	if err := copyBody(w, resp, flushesAtOnce(resp)); err != nil {
+	if err := copyBody(w, resp, stream); err != nil {
 		// As ReverseProxy: the client must not take a cut answer for a
 		// whole one.
 		panic(http.ErrAbortHandler)

@@ -414,8 +414,12 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 			break
 		}
 		// Informational answers (103 Early Hints, 100 Continue) go to
-		// the client as they come, as net/http.Transport does.
-		if n1xx == 5 {
+		// the client as they come, as net/http.Transport does. Like it,
+		// the count is bounded only when nobody sees them: passed on,
+		// each is the client's to judge, as in a stream (the response
+		// timeout still bounds the wait for the final answer).
+		delivered := u.w1xx != nil || (trace != nil && trace.Got1xxResponse != nil)
+		if n1xx == 5 && !delivered {
 			return nil, errors.New("read response: more than 5 informational (1xx) responses")
 		}
 		uc.lr.left = maxResponseHeaderBytes
