@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -137,15 +138,44 @@ func (st *serviceState) forward(w http.ResponseWriter, r *http.Request, ctx cont
 }
 
 // requestURI is the target to send upstream: the path after prefix
-// stripping, escaped as the client had it, and the query.
+// stripping, escaped as the client had it, and the query (see cleanQuery).
 func requestURI(r *http.Request, a *attempt) string {
-	if a.path == r.URL.Path && a.raw == r.URL.RawPath {
-		return r.URL.RequestURI() // nothing stripped: no copy
+	query := cleanQuery(r.URL.RawQuery)
+	if a.path == r.URL.Path && a.raw == r.URL.RawPath && query == r.URL.RawQuery {
+		return r.URL.RequestURI() // nothing stripped nor dropped: no copy
 	}
 	u := *r.URL
-	u.Path, u.RawPath = a.path, a.raw
+	u.Path, u.RawPath, u.RawQuery = a.path, a.raw, query
 	return u.RequestURI()
 }
+
+// cleanQuery is the query as sent upstream: unchanged when it parses,
+// else only the parameters that do, re-encoded. Servers split a query
+// with semicolons or broken escapes in different ways, which lets a
+// client show the proxy one set of parameters and the backend another;
+// ReverseProxy drops such parameters the same way (and kamal-proxy, on
+// it, too). The scan spares the parse of every clean query.
+func cleanQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	suspect := strings.Count(q, "&") >= maxQueryParams
+	for i := 0; i < len(q) && !suspect; i++ {
+		suspect = q[i] == ';' || q[i] == '%'
+	}
+	if !suspect {
+		return q
+	}
+	v, err := url.ParseQuery(q)
+	if err == nil {
+		return q
+	}
+	return v.Encode()
+}
+
+// maxQueryParams is net/url's default limit of parameters in a query;
+// past it ParseQuery fails, as it does on a semicolon or a bad escape.
+const maxQueryParams = 10000
 
 // flushesAtOnce: server-sent events and bodies of unknown length are
 // streams, flushed after every read, as ReverseProxy does.

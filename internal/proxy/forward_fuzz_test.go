@@ -69,6 +69,16 @@ func FuzzForwardMatchesReverseProxy(f *testing.F) {
 		{"GET", "/old", "", nil, "", "one-oh", selHTTP10 | selService(2) | selFraming(fChunked)},
 		{"GET", "/nothing", "", nil, "", "", selNoAnswer | selWarm},
 		{"OPTIONS", "*", "Trailer: X-T", nil, "Trailer: X-Checksum", "x", selStatus(7)},
+		// Connection naming headers the proxy sets or frames itself.
+		{"POST", "/conn", "Connection: X-Forwarded-For, X-Request-ID, Content-Length, X-Kamal-Target, Te\nX-Forwarded-For: 1.2.3.4\nX-Request-ID: r\nTe: trailers",
+			[]byte("abc"), "Connection: Content-Length, Content-Type, Date\nContent-Type: text/html\nDate: Mon, 01 Jan 2024 00:00:00 GMT", "<p>", 0},
+		// A trailer announced that does not come, and one that comes unannounced.
+		{"GET", "/trailers", "Te: trailers", nil, "Trailer: X-Other", "t", selFraming(fChunked) | selTrailers | selService(1)},
+		// Queries servers split differently: ReverseProxy drops what does not parse.
+		{"GET", "/q?b=2;c=3&a=1", "", nil, "", "q", selService(1)},
+		{"GET", "/q?z=1&x=%&y=%41", "", nil, "", "q", 0},
+		{"PATCH", "/p?a=%zz", "Connection: close\nConnection: keep-alive", nil, "Content-Type: text/event-stream", "data: 1\n\n",
+			selFraming(fChunked) | selWarm | selInterim(1)},
 	} {
 		f.Add(s.method, s.target, s.headers, s.body, s.respHeaders, s.respBody, s.sel)
 	}
