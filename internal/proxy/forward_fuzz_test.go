@@ -275,7 +275,7 @@ func (fz *forwardFuzz) input(method, target, headers string, body []byte, respHe
 	cut := sel&selCut != 0
 	framing := (sel >> 8) & 3
 	in.status = status
-	in.streamed = framing == fChunked || framing == fClose
+	in.streamed = framing != fLength // fNone: to the close, as fClose
 	in.streamNoType = in.streamed && !strings.Contains(strings.ToLower(respHeaders), "content-type")
 	switch framing {
 	case fLength:
