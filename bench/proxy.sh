@@ -133,36 +133,28 @@ timeout 60 "$ferry" proxy-server --socket "$tmp/ferry/proxy.sock" deploy bench -
   --buffer-requests --buffer-responses --health-check-interval 1s >&2
 log "ferry's proxy on 127.0.0.1:$port (pid ${ppid[ferry]})"
 
+# start_floor MODE DESCRIPTION: one of proxybench's Go floors, registered
+# under MODE's name.
+start_floor() {
+  "$tmp/proxybench" "$1" -target "$backend" -addr-file "$tmp/$1.addr" &
+  ppid[$1]=$!
+  pids+=($!)
+  wait_for "$2" 10 test -s "$tmp/$1.addr"
+  local addr
+  addr=$(cat "$tmp/$1.addr")
+  pport[$1]=${addr##*:}
+  names+=("$1")
+}
 # The floor under any Go reverse proxy (kamal-proxy and ferry's are both
 # built on net/http's httputil.ReverseProxy): that and nothing else.
-"$tmp/proxybench" floor -target "$backend" -addr-file "$tmp/floor.addr" &
-ppid[floor]=$!
-pids+=($!)
-wait_for "the floor proxy" 10 test -s "$tmp/floor.addr"
-faddr=$(cat "$tmp/floor.addr")
-pport[floor]=${faddr##*:}
-names+=(floor)
-
+start_floor floor "the floor proxy"
 # The same floor with a synchronous upstream client in place of
 # net/http.Transport (no per-request goroutine handoffs): what a Go proxy
 # keeping net/http's server on the front can reach.
-"$tmp/proxybench" syncfloor -target "$backend" -addr-file "$tmp/syncfloor.addr" &
-ppid[syncfloor]=$!
-pids+=($!)
-wait_for "the synchronous floor proxy" 10 test -s "$tmp/syncfloor.addr"
-faddr=$(cat "$tmp/syncfloor.addr")
-pport[syncfloor]=${faddr##*:}
-names+=(syncfloor)
-
+start_floor syncfloor "the synchronous floor proxy"
 # And without net/http's server either (its own request loop): what a Go
 # proxy with its own HTTP/1.1 front end could reach.
-"$tmp/proxybench" rawfloor -target "$backend" -addr-file "$tmp/rawfloor.addr" &
-ppid[rawfloor]=$!
-pids+=($!)
-wait_for "the raw floor proxy" 10 test -s "$tmp/rawfloor.addr"
-faddr=$(cat "$tmp/rawfloor.addr")
-pport[rawfloor]=${faddr##*:}
-names+=(rawfloor)
+start_floor rawfloor "the raw floor proxy"
 
 # Reference proxies written in C (Debian's nginx and HAProxy), configured
 # like ferry's: one upstream with keep-alive, request and response bodies
