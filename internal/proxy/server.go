@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-deploy/ferry/internal/h1"
 	"github.com/ferry-deploy/ferry/internal/proxy/api"
 )
 
@@ -89,6 +90,7 @@ type Server struct {
 
 	httpLn, httpsLn, metricsLn, controlLn net.Listener
 	servers                               []*http.Server
+	fronts                                []*h1.Server
 	httpsPort                             int
 
 	// draining is set when the process hands over to a successor: every
@@ -162,8 +164,14 @@ func (s *Server) Start() error {
 		}
 	}
 	if s.httpLn != nil {
-		srv := s.newHTTPServer(s.certs.httpHandler(http.HandlerFunc(s.ServeHTTP)))
-		s.serve(srv, s.httpLn)
+		h := s.certs.httpHandler(http.HandlerFunc(s.ServeHTTP))
+		srv := s.newHTTPServer(h)
+		if netHTTPOnly {
+			s.serve(srv, s.httpLn)
+		} else {
+			s.serveFront(&h1.Server{Handler: h, Fallback: srv, ReadHeaderTimeout: srv.ReadHeaderTimeout,
+				IdleTimeout: srv.IdleTimeout, ConnState: s.trackConn, ErrorLog: s.errorLog}, s.httpLn)
+		}
 	}
 	if s.cfg.HTTPSListener != nil || s.cfg.HTTPSAddr != "" {
 		ln := s.cfg.HTTPSListener
@@ -225,6 +233,23 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	srv.Protocols.SetHTTP2(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	return srv
+}
+
+// netHTTPOnly serves plain HTTP with net/http's server alone, without
+// the h1 front end (FERRY_PROXY_FRONT=net/http): for comparing the two
+// in benchmarks, and as a way out should the front end misbehave.
+var netHTTPOnly = os.Getenv("FERRY_PROXY_FRONT") == "net/http"
+
+// serveFront serves plain HTTP through the h1 front end, which answers
+// the common HTTP/1.1 request itself and hands the rest (h2c, upgrades,
+// chunked uploads, anything unusual) to its net/http fallback.
+func (s *Server) serveFront(fs *h1.Server, ln net.Listener) {
+	s.fronts = append(s.fronts, fs)
+	go func() {
+		if err := fs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.closing.Load() {
+			s.log.Error("Listener stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
@@ -300,6 +325,11 @@ func (s *Server) Drain(ctx context.Context, idleGrace time.Duration) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	var errs []error
+	for _, fs := range s.fronts {
+		if err := fs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, srv := range s.servers {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
@@ -316,6 +346,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops everything at once.
 func (s *Server) Close() {
 	s.closing.Store(true)
+	for _, fs := range s.fronts {
+		_ = fs.Close()
+	}
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}

@@ -1,0 +1,413 @@
+package h1
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// readBufferSize is each connection's read buffer, as net/http's.
+	readBufferSize = 4 << 10
+	// maxHeadSize: a head longer than this goes to net/http (which
+	// allows 1 MiB and answers 431 past it).
+	maxHeadSize = 64 << 10
+	// watchDelay is how long a request may run before the connection is
+	// watched for a client that leaves (see conn.watch). Short requests,
+	// nearly all of them, never pay for the watch.
+	watchDelay = 20 * time.Millisecond
+	// rstAvoidanceDelay: after a response that closes the connection,
+	// the write side is shut and the close delayed this long, so that a
+	// client still sending does not get a reset that destroys the answer
+	// before it read it (net/http's value).
+	rstAvoidanceDelay = 500 * time.Millisecond
+)
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+type conn struct {
+	srv        *Server
+	rwc        net.Conn
+	remoteAddr string
+	ctx        context.Context // the requests' parent
+	accepted   time.Time
+	state      atomic.Int32 // http.ConnState
+
+	buf  []byte // read buffer: buf[r:w] is read and not yet used
+	r, w int
+
+	broken atomic.Bool // a read or write failed: close after this request
+
+	// The watch for a client that leaves, started by watchTimer
+	// (watchDelay into a request) and stopped when the handler returns.
+	watchMu    sync.Mutex
+	watchState int
+	watchDone  chan struct{}
+	watchTimer *time.Timer
+	watchByte  [1]byte
+	watchGot   bool // watchByte holds the first byte of the next request
+	bodyDone   bool // under watchMu: the request's body is all read
+	cancelReq  context.CancelFunc
+}
+
+const (
+	watchOff     = iota // no request, or the request is over
+	watchArmed          // the timer runs
+	watchForBody        // the timer fired; the watch starts when the body is read
+	watchRunning        // a goroutine reads the connection
+)
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	c := &conn{srv: s, rwc: rwc, accepted: time.Now(), buf: make([]byte, readBufferSize)}
+	if ra := rwc.RemoteAddr(); ra != nil {
+		c.remoteAddr = ra.String()
+	}
+	c.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
+	if s.Fallback != nil {
+		c.ctx = context.WithValue(c.ctx, http.ServerContextKey, s.Fallback)
+	}
+	c.watchTimer = time.AfterFunc(time.Hour, c.startWatch)
+	c.watchTimer.Stop()
+	return c
+}
+
+func (c *conn) setState(st http.ConnState) {
+	c.state.Store(int32(st))
+	c.srv.setState(c.rwc, st)
+}
+
+// errFallback: the connection goes to net/http.
+var errFallback = errors.New("h1: handled by net/http")
+
+func (c *conn) serve() {
+	handedOver := false
+	defer func() {
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			const size = 64 << 10
+			buf := make([]byte, size)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.srv.logf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf)
+		}
+		c.stopWatch()
+		c.watchTimer.Stop()
+		if !handedOver {
+			_ = c.rwc.Close()
+			c.srv.untrack(c)
+			c.setState(http.StateClosed)
+		}
+	}()
+	c.setState(http.StateNew)
+	first := true
+	for {
+		head, err := c.readHead(first)
+		first = false
+		if errors.Is(err, errFallback) {
+			handedOver = c.handOver()
+			return
+		}
+		if err != nil {
+			return
+		}
+		req, ok := parseHead(head)
+		if !ok {
+			handedOver = c.handOver()
+			return
+		}
+		c.r += len(head)
+		if !c.serveRequest(req) {
+			return
+		}
+		c.setState(http.StateIdle)
+		if c.srv.shutting.Load() {
+			return
+		}
+	}
+}
+
+// readHead waits for the next request and returns its head (up to and
+// including the empty line) from the read buffer, without consuming it.
+// errFallback: the head is too large or starts oddly (leading empty
+// lines, which net/http skips after a POST).
+func (c *conn) readHead(first bool) ([]byte, error) {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		wait := c.srv.IdleTimeout
+		if first || wait == 0 {
+			wait = c.srv.ReadHeaderTimeout
+		}
+		c.setDeadline(wait)
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+	c.setState(http.StateActive)
+	if c.buf[c.r] == '\r' || c.buf[c.r] == '\n' {
+		return nil, errFallback
+	}
+	headerDeadline := false
+	for {
+		data := c.buf[c.r:c.w]
+		if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+			return data[:i+4], nil
+		}
+		if len(data) >= maxHeadSize {
+			return nil, errFallback
+		}
+		if !headerDeadline {
+			// The head did not come in one piece: from now on it has
+			// ReadHeaderTimeout to arrive whole (slow-loris).
+			headerDeadline = true
+			c.setDeadline(c.srv.ReadHeaderTimeout)
+		}
+		if c.w == len(c.buf) {
+			if c.r > 0 {
+				c.w = copy(c.buf, c.buf[c.r:c.w])
+				c.r = 0
+			} else {
+				grown := make([]byte, min(2*len(c.buf), maxHeadSize))
+				copy(grown, c.buf[:c.w])
+				c.buf = grown
+			}
+		}
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *conn) setDeadline(d time.Duration) {
+	if d > 0 {
+		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+	} else {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	}
+}
+
+// fill reads once into the free end of the buffer.
+func (c *conn) fill() error {
+	n, err := c.rwc.Read(c.buf[c.w:])
+	c.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// handOver gives the connection, with what was read of it, to the
+// fallback server.
+func (c *conn) handOver() bool {
+	pending := bytes.Clone(c.buf[c.r:c.w])
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	c.srv.untrack(c)
+	c.setState(http.StateHijacked)
+	if !c.srv.handoff.give(&replayConn{Conn: c.rwc, pending: pending}) {
+		_ = c.rwc.Close()
+		c.setState(http.StateClosed)
+	}
+	return true
+}
+
+// serveRequest runs the handler for req and finishes its answer; false
+// means the connection must close.
+func (c *conn) serveRequest(req *http.Request) bool {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	req = req.WithContext(ctx)
+	req.RemoteAddr = c.remoteAddr
+	var b *body
+	if req.ContentLength > 0 {
+		b = &body{c: c, remaining: req.ContentLength}
+		req.Body = b
+		// The wait for this head left a deadline; the handler sets its
+		// own around body reads if it wants one.
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	} else {
+		req.Body = http.NoBody
+	}
+
+	c.watchMu.Lock()
+	c.cancelReq = cancel
+	c.bodyDone = b == nil
+	c.watchState = watchArmed
+	c.watchMu.Unlock()
+	c.watchTimer.Reset(watchDelay)
+
+	w := newResponse(c, req, b)
+	c.srv.Handler.ServeHTTP(w, req)
+	w.finish()
+	c.stopWatch()
+	w.release()
+
+	if c.broken.Load() || w.closeAfter {
+		if w.closeAfter && !c.broken.Load() {
+			c.closeWriteAndWait()
+		}
+		return false
+	}
+	return true
+}
+
+// closeWriteAndWait half-closes the connection and gives the client time
+// to read the answer before the close (see rstAvoidanceDelay).
+func (c *conn) closeWriteAndWait() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	time.Sleep(rstAvoidanceDelay)
+}
+
+// startWatch runs on the timer: the request has lasted watchDelay, so
+// the connection is now read in the background, and a client that
+// closes it cancels the request's context (as net/http does for every
+// request). Only once the body is read: until then the body's own reads
+// see a client that leaves.
+func (c *conn) startWatch() {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.watchState != watchArmed {
+		return
+	}
+	if !c.bodyDone {
+		c.watchState = watchForBody
+		return
+	}
+	c.launchWatchLocked()
+}
+
+func (c *conn) bodyEnded() {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.bodyDone = true
+	if c.watchState == watchForBody {
+		c.launchWatchLocked()
+	}
+}
+
+func (c *conn) launchWatchLocked() {
+	if c.r != c.w {
+		// The client already sent more (a pipelined request): it is
+		// there, and the next request's bytes are not to be read here.
+		c.watchState = watchOff
+		return
+	}
+	// Cleared here, under the lock, so that stopWatch's deadline in the
+	// past cannot come first and be undone.
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	c.watchState = watchRunning
+	done := make(chan struct{})
+	c.watchDone = done
+	cancel := c.cancelReq
+	go func() {
+		defer close(done)
+		n, err := c.rwc.Read(c.watchByte[:])
+		c.watchMu.Lock()
+		defer c.watchMu.Unlock()
+		if n == 1 {
+			c.watchGot = true
+		}
+		if err != nil && c.watchState == watchRunning {
+			// Not stopped by stopWatch: the client went away.
+			c.broken.Store(true)
+			cancel()
+		}
+	}()
+}
+
+// stopWatch ends the watch when the handler is done; a byte it read
+// (the start of the next request) goes back into the buffer.
+func (c *conn) stopWatch() {
+	c.watchTimer.Stop()
+	c.watchMu.Lock()
+	st, done := c.watchState, c.watchDone
+	c.watchState = watchOff
+	c.watchDone = nil
+	c.watchMu.Unlock()
+	if st != watchRunning {
+		return
+	}
+	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	if c.watchGot {
+		c.watchGot = false
+		if c.w == len(c.buf) {
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
+		}
+		c.buf[c.w] = c.watchByte[0]
+		c.w++
+	}
+}
+
+// body is a request body of known length, read from the connection's
+// buffer and then the connection.
+type body struct {
+	c         *conn
+	mu        sync.Mutex // the handler and a transport may both touch it
+	remaining int64
+	closed    bool
+	ended     atomic.Bool // all of it was read
+	err       error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	c := b.c
+	var n int
+	var err error
+	if c.r < c.w {
+		n = copy(p, c.buf[c.r:c.w])
+		c.r += n
+	} else {
+		n, err = c.rwc.Read(p)
+	}
+	b.remaining -= int64(n)
+	if b.remaining == 0 {
+		b.ended.Store(true)
+		c.bodyEnded()
+		return n, io.EOF
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		b.err = err
+		c.broken.Store(true)
+		return n, err
+	}
+	return n, nil
+}
+
+func (b *body) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return nil
+}
+
+// unread tells whether the handler left part of the body unread (the
+// connection cannot carry another request then).
+func (b *body) unread() bool { return b != nil && !b.ended.Load() }
