@@ -155,6 +155,9 @@ start_floor syncfloor "the synchronous floor proxy"
 # And without net/http's server either (its own request loop): what a Go
 # proxy with its own HTTP/1.1 front end could reach.
 start_floor rawfloor "the raw floor proxy"
+# And the bottom: bytes passed through with only the framing read, no
+# parsing, no allocation per request.
+start_floor bytefloor "the byte floor proxy"
 
 # Reference proxies written in C (Debian's nginx and HAProxy), configured
 # like ferry's: one upstream with keep-alive, request and response bodies
@@ -383,6 +386,8 @@ def label(n):
         return "floor with a synchronous upstream client instead of net/http.Transport"
     if n == "rawfloor":
         return "floor with the synchronous client and no net/http server (own request loop)"
+    if n == "bytefloor":
+        return "floor: request and answer bytes passed through, only their framing read (Go runtime and TCP alone)"
     if n == "nginx":
         return "reference: nginx (C, 2 workers, request and response buffering on)"
     if n == "haproxy":

@@ -16,6 +16,9 @@
 //	proxybench rawfloor -target A -addr-file F   the synchronous floor without net/http's
 //	                                          server (its own request loop), for what a
 //	                                          Go proxy with its own HTTP/1.1 front could reach
+//	proxybench bytefloor -target A -addr-file F  bytes passed through with only the framing
+//	                                          read: Go's runtime and the two TCP hops, the
+//	                                          bottom under any Go proxy
 //
 // Both refuse addresses other than loopback: the benchmark never leaves the
 // machine.
@@ -58,6 +61,8 @@ func main() {
 		err = syncFloor(os.Args[2:])
 	case "rawfloor":
 		err = rawFloor(os.Args[2:])
+	case "bytefloor":
+		err = byteFloor(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

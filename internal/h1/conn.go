@@ -19,8 +19,9 @@ const (
 	// maxHeadSize: a head longer than this goes to net/http (which
 	// allows 1 MiB and answers 431 past it).
 	maxHeadSize = 64 << 10
-	// watchDelay is how long a request may run before the connection is
-	// watched for a client that leaves (see conn.watch). Short requests,
+	// watchDelay is how often requests are looked for that have run
+	// long enough to have their connection watched for a client that
+	// leaves (see watch.go): after one to two of these. Short requests,
 	// nearly all of them, never pay for the watch.
 	watchDelay = 20 * time.Millisecond
 	// rstAvoidanceDelay: after a response that closes the connection,
@@ -37,45 +38,44 @@ type conn struct {
 	srv        *Server
 	rwc        net.Conn
 	remoteAddr string
-	ctx        context.Context // the requests' parent
-	accepted   time.Time
-	state      atomic.Int32 // http.ConnState
+	// ctx is every request's context: done when the client leaves or
+	// the connection closes. Unlike net/http's it is not cancelled when
+	// the handler returns, which spares a context per request; a
+	// handler that starts work tied to it must end that work itself.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	res      response    // the answer being written, reused
+	header   http.Header // its header map, cleared and reused
+	accepted time.Time
+	state    atomic.Int32 // http.ConnState
 
 	buf  []byte // read buffer: buf[r:w] is read and not yet used
 	r, w int
 
 	broken atomic.Bool // a read or write failed: close after this request
 
-	// The watch for a client that leaves, started by watchTimer
-	// (watchDelay into a request) and stopped when the handler returns.
+	// The watch for a client that leaves (see watch.go).
+	reqSeq     atomic.Uint64 // odd while a request runs
+	scannedSeq uint64        // reqSeq at the last scan (under srv.mu)
+	watchState atomic.Int32
+	bodyDone   atomic.Bool // the request's body is all read
 	watchMu    sync.Mutex
-	watchState int
 	watchDone  chan struct{}
-	watchTimer *time.Timer
 	watchByte  [1]byte
 	watchGot   bool // watchByte holds the first byte of the next request
-	bodyDone   bool // under watchMu: the request's body is all read
-	cancelReq  context.CancelFunc
 }
-
-const (
-	watchOff     = iota // no request, or the request is over
-	watchArmed          // the timer runs
-	watchForBody        // the timer fired; the watch starts when the body is read
-	watchRunning        // a goroutine reads the connection
-)
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, accepted: time.Now(), buf: make([]byte, readBufferSize)}
 	if ra := rwc.RemoteAddr(); ra != nil {
 		c.remoteAddr = ra.String()
 	}
-	c.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, rwc.LocalAddr())
 	if s.Fallback != nil {
-		c.ctx = context.WithValue(c.ctx, http.ServerContextKey, s.Fallback)
+		ctx = context.WithValue(ctx, http.ServerContextKey, s.Fallback)
 	}
-	c.watchTimer = time.AfterFunc(time.Hour, c.startWatch)
-	c.watchTimer.Stop()
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.header = make(http.Header)
 	return c
 }
 
@@ -96,8 +96,10 @@ func (c *conn) serve() {
 			buf = buf[:runtime.Stack(buf, false)]
 			c.srv.logf("http: panic serving %v: %v\n%s", c.remoteAddr, err, buf)
 		}
-		c.stopWatch()
-		c.watchTimer.Stop()
+		if c.reqSeq.Load()%2 == 1 {
+			c.endWatch() // the handler panicked
+		}
+		c.cancel()
 		if !handedOver {
 			_ = c.rwc.Close()
 			c.srv.untrack(c)
@@ -116,13 +118,13 @@ func (c *conn) serve() {
 		if err != nil {
 			return
 		}
-		req, ok := parseHead(head)
-		if !ok {
+		var parsed http.Request
+		if !parseHead(head, &parsed) {
 			handedOver = c.handOver()
 			return
 		}
 		c.r += len(head)
-		if !c.serveRequest(req) {
+		if !c.serveRequest(parsed.WithContext(c.ctx)) {
 			return
 		}
 		c.setState(http.StateIdle)
@@ -221,9 +223,6 @@ func (c *conn) handOver() bool {
 // serveRequest runs the handler for req and finishes its answer; false
 // means the connection must close.
 func (c *conn) serveRequest(req *http.Request) bool {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remoteAddr
 	var b *body
 	if req.ContentLength > 0 {
@@ -236,17 +235,11 @@ func (c *conn) serveRequest(req *http.Request) bool {
 		req.Body = http.NoBody
 	}
 
-	c.watchMu.Lock()
-	c.cancelReq = cancel
-	c.bodyDone = b == nil
-	c.watchState = watchArmed
-	c.watchMu.Unlock()
-	c.watchTimer.Reset(watchDelay)
-
-	w := newResponse(c, req, b)
+	c.beginWatch(b != nil)
+	w := c.newResponse(req, b)
 	c.srv.Handler.ServeHTTP(w, req)
 	w.finish()
-	c.stopWatch()
+	c.endWatch()
 	w.release()
 
 	if c.broken.Load() || w.closeAfter {
@@ -265,88 +258,6 @@ func (c *conn) closeWriteAndWait() {
 		_ = cw.CloseWrite()
 	}
 	time.Sleep(rstAvoidanceDelay)
-}
-
-// startWatch runs on the timer: the request has lasted watchDelay, so
-// the connection is now read in the background, and a client that
-// closes it cancels the request's context (as net/http does for every
-// request). Only once the body is read: until then the body's own reads
-// see a client that leaves.
-func (c *conn) startWatch() {
-	c.watchMu.Lock()
-	defer c.watchMu.Unlock()
-	if c.watchState != watchArmed {
-		return
-	}
-	if !c.bodyDone {
-		c.watchState = watchForBody
-		return
-	}
-	c.launchWatchLocked()
-}
-
-func (c *conn) bodyEnded() {
-	c.watchMu.Lock()
-	defer c.watchMu.Unlock()
-	c.bodyDone = true
-	if c.watchState == watchForBody {
-		c.launchWatchLocked()
-	}
-}
-
-func (c *conn) launchWatchLocked() {
-	if c.r != c.w {
-		// The client already sent more (a pipelined request): it is
-		// there, and the next request's bytes are not to be read here.
-		c.watchState = watchOff
-		return
-	}
-	// Cleared here, under the lock, so that stopWatch's deadline in the
-	// past cannot come first and be undone.
-	_ = c.rwc.SetReadDeadline(time.Time{})
-	c.watchState = watchRunning
-	done := make(chan struct{})
-	c.watchDone = done
-	cancel := c.cancelReq
-	go func() {
-		defer close(done)
-		n, err := c.rwc.Read(c.watchByte[:])
-		c.watchMu.Lock()
-		defer c.watchMu.Unlock()
-		if n == 1 {
-			c.watchGot = true
-		}
-		if err != nil && c.watchState == watchRunning {
-			// Not stopped by stopWatch: the client went away.
-			c.broken.Store(true)
-			cancel()
-		}
-	}()
-}
-
-// stopWatch ends the watch when the handler is done; a byte it read
-// (the start of the next request) goes back into the buffer.
-func (c *conn) stopWatch() {
-	c.watchTimer.Stop()
-	c.watchMu.Lock()
-	st, done := c.watchState, c.watchDone
-	c.watchState = watchOff
-	c.watchDone = nil
-	c.watchMu.Unlock()
-	if st != watchRunning {
-		return
-	}
-	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
-	<-done
-	if c.watchGot {
-		c.watchGot = false
-		if c.w == len(c.buf) {
-			c.w = copy(c.buf, c.buf[c.r:c.w])
-			c.r = 0
-		}
-		c.buf[c.w] = c.watchByte[0]
-		c.w++
-	}
 }
 
 // body is a request body of known length, read from the connection's

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -14,7 +15,7 @@ import (
 const maxHeaderLines = 128
 
 // parseHead turns a complete request head (request line, header lines and
-// the empty line, CRLF-terminated) into a request, or reports false when
+// the empty line, CRLF-terminated) into req, or reports false when
 // the head is anything but a plain HTTP/1.1 request in origin form. Those
 // are left to net/http, which then answers them exactly as it would have
 // (an error status for a malformed head, an upgrade, a chunked upload, a
@@ -22,7 +23,7 @@ const maxHeaderLines = 128
 // accepted here is one net/http also accepts, and the request built from
 // it is the one net/http would build: FuzzParseHeadMatchesNetHTTP checks
 // both.
-func parseHead(head []byte) (*http.Request, bool) {
+func parseHead(head []byte, req *http.Request) bool {
 	// One string for the whole head: the method, target and every header
 	// value below are slices of it, so a request costs one allocation for
 	// its text whatever its number of headers.
@@ -30,47 +31,95 @@ func parseHead(head []byte) (*http.Request, bool) {
 
 	eol := bytes.IndexByte(head, '\n')
 	if eol < 1 || head[eol-1] != '\r' {
-		return nil, false
+		return false
 	}
 	line := s[:eol-1]
 	sp1 := indexByteString(line, ' ')
 	if sp1 <= 0 {
-		return nil, false
+		return false
 	}
 	method := line[:sp1]
 	rest := line[sp1+1:]
 	sp2 := indexByteString(rest, ' ')
 	if sp2 <= 0 {
-		return nil, false
+		return false
 	}
 	target, proto := rest[:sp2], rest[sp2+1:]
 	if proto != "HTTP/1.1" || !isToken(method) || target[0] != '/' {
-		return nil, false
+		return false
 	}
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c >= 0x7f {
-			return nil, false
+			return false
 		}
 	}
 	if method == "CONNECT" || method == "PRI" {
-		return nil, false
+		return false
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return nil, false
+		return false
 	}
 
-	// Header lines, up to the empty line that ends the head.
-	lines := bytes.Count(head[eol+1:], []byte{'\n'}) - 1
-	if lines > maxHeaderLines {
+	h, ok := ParseHeader(s[eol+1:])
+	if !ok {
+		return false
+	}
+	for _, k := range [...]string{"Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings"} {
+		// Chunked uploads, 100-continue and protocol switches:
+		// net/http's.
+		if _, ok := h[k]; ok {
+			return false
+		}
+	}
+	hosts := h["Host"]
+	if len(hosts) != 1 || !httpguts.ValidHostHeader(hosts[0]) {
+		return false
+	}
+	host := hosts[0]
+	var contentLength int64
+	if cl := h["Content-Length"]; len(cl) > 1 {
+		return false
+	} else if len(cl) == 1 {
+		if contentLength, ok = ParseLength(cl[0]); !ok {
+			return false
+		}
+	}
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade") {
+		return false
+	}
+	delete(h, "Host")
+	FixPragma(h)
+	*req = http.Request{
+		Method:        internMethod(method),
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Host:          host,
+		RequestURI:    target,
+		ContentLength: contentLength,
+		Close:         httpguts.HeaderValuesContainsToken(h["Connection"], "close"),
+	}
+	return true
+}
+
+// ParseHeader parses header lines (each CRLF-terminated, up to and
+// including the empty line that ends them, which must end s) as net/http
+// reads them: canonical names, values trimmed, several lines of one
+// name in order. It reports false for anything net/http would refuse or
+// read differently: a name that is not a token, a control character in
+// a value, a continuation line, a bare LF, more than maxHeaderLines.
+// Values are slices of s.
+func ParseHeader(s string) (http.Header, bool) {
+	lines := strings.Count(s, "\n") - 1
+	if lines < 0 || lines > maxHeaderLines {
 		return nil, false
 	}
 	h := make(http.Header, lines)
 	values := make([]string, lines) // one backing array, as textproto does
-	var host string
-	hosts, lengths := 0, 0
-	var contentLength int64
-	pos := eol + 1
+	pos := 0
 	for n := 0; ; n++ {
 		end := indexByteString(s[pos:], '\n')
 		if end < 1 || s[pos+end-1] != '\r' {
@@ -93,27 +142,6 @@ func parseHead(head []byte) (*http.Request, bool) {
 		if !validValue(value) {
 			return nil, false
 		}
-		switch key {
-		case "Host":
-			hosts++
-			host = value
-			if !httpguts.ValidHostHeader(value) {
-				return nil, false
-			}
-		case "Content-Length":
-			lengths++
-			if contentLength, ok = parseLength(value); !ok {
-				return nil, false
-			}
-		case "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
-			// Chunked uploads, 100-continue and protocol switches:
-			// net/http's.
-			return nil, false
-		case "Connection":
-			if httpguts.HeaderValuesContainsToken([]string{value}, "upgrade") {
-				return nil, false
-			}
-		}
 		if vv, seen := h[key]; seen {
 			h[key] = append(vv, value)
 		} else {
@@ -121,28 +149,21 @@ func parseHead(head []byte) (*http.Request, bool) {
 			h[key] = values[n : n+1 : n+1]
 		}
 	}
-	if pos != len(s) || hosts != 1 || lengths > 1 {
+	if pos != len(s) {
 		return nil, false
 	}
-	delete(h, "Host")
-	// As net/http: an HTTP/1.0 cache directive carries over.
+	return h, true
+}
+
+// FixPragma carries an HTTP/1.0 "Pragma: no-cache" over to
+// Cache-Control when there is none, as net/http does for every message
+// it reads.
+func FixPragma(h http.Header) {
 	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
 		if _, ok := h["Cache-Control"]; !ok {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	return &http.Request{
-		Method:        internMethod(method),
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Host:          host,
-		RequestURI:    target,
-		ContentLength: contentLength,
-		Close:         httpguts.HeaderValuesContainsToken(h["Connection"], "close"),
-	}, true
 }
 
 func indexByteString(s string, c byte) int {
@@ -226,9 +247,9 @@ func validValue(v string) bool {
 	return true
 }
 
-// parseLength accepts a Content-Length of digits only, short enough not
+// ParseLength accepts a Content-Length of digits only, short enough not
 // to overflow.
-func parseLength(v string) (int64, bool) {
+func ParseLength(v string) (int64, bool) {
 	if v == "" || len(v) > 18 {
 		return 0, false
 	}

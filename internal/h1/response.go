@@ -70,14 +70,18 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratch{bw: bufio.NewWriterSize(nil, 4<<10), pending: make([]byte, 0, bufferBeforeChunking)}
 }}
 
-func newResponse(c *conn, req *http.Request, b *body) *response {
+// newResponse readies the connection's response (and header map) for
+// req: a handler must not keep its ResponseWriter after it returns.
+func (c *conn) newResponse(req *http.Request, b *body) *response {
 	sc := scratchPool.Get().(*scratch)
 	sc.bw.Reset(connWriter{c})
-	return &response{c: c, req: req, body: b, header: make(http.Header), sc: sc, length: -1,
+	c.res = response{c: c, req: req, body: b, header: c.header, sc: sc, length: -1,
 		isHEAD: req.Method == http.MethodHead}
+	return &c.res
 }
 
 func (w *response) release() {
+	clear(w.header)
 	sc := w.sc
 	w.sc = nil
 	sc.bw.Reset(nil)
@@ -139,19 +143,6 @@ func (w *response) WriteHeader(code int) {
 	_, w.hasType = h["Content-Type"]
 	_, w.hasDate = h["Date"]
 	w.hasEncoding = h.Get("Content-Encoding") != ""
-	exclude := excludeFraming
-	if code == http.StatusNotModified {
-		exclude = exclude304
-	}
-	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			if !w.hasTrailers {
-				exclude = cloneSet(exclude)
-			}
-			w.hasTrailers = true
-			exclude[k] = true
-		}
-	}
 	for _, v := range h["Trailer"] {
 		w.hasTrailers = true
 		for _, name := range strings.Split(v, ",") {
@@ -161,23 +152,57 @@ func (w *response) WriteHeader(code int) {
 			}
 		}
 	}
-	_ = h.WriteSubset((*byteWriter)(&w.sc.head), exclude)
+	w.sc.head = w.appendHeader(w.sc.head[:0], code == http.StatusNotModified)
 }
 
-// The handler's headers the response writes itself, as it decides.
-var (
-	excludeFraming = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true}
-	exclude304     = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Content-Type": true}
-	excludeNoBody  = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
-)
-
-func cloneSet(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m)+1)
-	for k, v := range m {
-		out[k] = v
+// appendHeader writes the handler's header lines as http.Header.Write
+// would (invalid names dropped, line breaks in values made spaces,
+// values trimmed), but in the map's order: net/http sorts them, which no
+// client needs. Left out: the framing and Connection headers, which
+// commit writes as it decides, the Content-Type of a 304, and trailers
+// set ahead with http.TrailerPrefix (noted in hasTrailers).
+func (w *response) appendHeader(dst []byte, is304 bool) []byte {
+	for k, vv := range w.header {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		case "Content-Type":
+			if is304 {
+				continue
+			}
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			w.hasTrailers = true
+			continue
+		}
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vv {
+			dst = appendField(dst, k, v)
+		}
 	}
-	return out
+	return dst
 }
+
+// appendField appends "key: value\r\n", the value trimmed and its line
+// breaks made spaces (net/http's way: a value never starts a line).
+func appendField(dst []byte, k, v string) []byte {
+	v = textproto.TrimString(v)
+	dst = append(dst, k...)
+	dst = append(dst, ": "...)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' {
+			dst = append(dst, ' ')
+		} else {
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+// excludeNoBody: what an informational answer leaves out.
+var excludeNoBody = map[string]bool{"Content-Length": true, "Transfer-Encoding": true}
 
 func (w *response) Write(p []byte) (int, error) {
 	if w.sc == nil {
@@ -439,34 +464,12 @@ func writeStatusLine(bw *bufio.Writer, code int) {
 	_, _ = bw.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " status code " + strconv.Itoa(code) + "\r\n")
 }
 
-// writeValues writes header lines as http.Header.Write would: line
-// breaks in values become spaces, values trimmed.
+// writeValues writes header lines as appendField does.
 func writeValues(bw *bufio.Writer, key string, vv []string) {
+	var line [128]byte
 	for _, v := range vv {
-		v = textproto.TrimString(strings.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' {
-				return ' '
-			}
-			return r
-		}, v))
-		_, _ = bw.WriteString(key)
-		_, _ = bw.WriteString(": ")
-		_, _ = bw.WriteString(v)
-		_, _ = bw.WriteString("\r\n")
+		_, _ = bw.Write(appendField(line[:0], key, v))
 	}
-}
-
-// byteWriter appends to a byte slice (for Header.WriteSubset).
-type byteWriter []byte
-
-func (b *byteWriter) Write(p []byte) (int, error) {
-	*b = append(*b, p...)
-	return len(p), nil
-}
-
-func (b *byteWriter) WriteString(s string) (int, error) {
-	*b = append(*b, s...)
-	return len(s), nil
 }
 
 // currentDate is the Date header's value, formatted once a second.

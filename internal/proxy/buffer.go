@@ -37,7 +37,21 @@ func readBody(r io.Reader, memLimit, max int64) (*spillBuffer, error) {
 func readBodySized(r io.Reader, size, memLimit, max int64) (*spillBuffer, error) {
 	b := &spillBuffer{memLimit: memLimit}
 	if size > 0 && size <= memLimit && (max <= 0 || size <= max) {
+		// Read straight into the buffer, without a copy through chunk;
+		// the loop below only sees a body longer than announced.
 		b.mem = make([]byte, 0, size)
+		for len(b.mem) < cap(b.mem) {
+			n, err := r.Read(b.mem[len(b.mem):cap(b.mem)])
+			b.mem = b.mem[:len(b.mem)+n]
+			b.size += int64(n)
+			if err == io.EOF {
+				return b, nil
+			}
+			if err != nil {
+				b.Close()
+				return nil, err
+			}
+		}
 	}
 	chunk := copyBuffers.Get()
 	defer copyBuffers.Put(chunk)
@@ -96,14 +110,29 @@ func (b *spillBuffer) spilled() bool { return b.file != nil }
 // a request gets its own.
 func (b *spillBuffer) reader() io.ReadCloser {
 	if b.file == nil {
-		return io.NopCloser(bytes.NewReader(b.mem))
+		return &memReader{data: b.mem}
 	}
-	rs := []io.Reader{bytes.NewReader(b.mem)}
-	if b.file != nil {
-		rs = append(rs, io.NewSectionReader(b.file, 0, b.size-int64(len(b.mem))))
-	}
-	return io.NopCloser(io.MultiReader(rs...))
+	return io.NopCloser(io.MultiReader(bytes.NewReader(b.mem), io.NewSectionReader(b.file, 0, b.size-int64(len(b.mem)))))
 }
+
+// memReader reads a body held in memory (one allocation, where
+// io.NopCloser over a bytes.Reader took two). Its last bytes come with
+// io.EOF.
+type memReader struct{ data []byte }
+
+func (m *memReader) Read(p []byte) (int, error) {
+	if len(m.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, m.data)
+	m.data = m.data[n:]
+	if len(m.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *memReader) Close() error { return nil }
 
 // Close frees the spill file.
 func (b *spillBuffer) Close() error {

@@ -78,9 +78,9 @@ func (rc *recorder) requests() []string {
 // openConns counts the public connections the proxy holds (its
 // ConnState bookkeeping drops closed and hijacked ones).
 func openConns(s *Server) int {
-	n := 0
-	s.idleConns.Range(func(_, _ any) bool { n++; return true })
-	return n
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	return len(s.connStates)
 }
 
 func waitConnsBack(t *testing.T, s *Server, baseline int) {

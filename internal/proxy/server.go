@@ -97,10 +97,13 @@ type Server struct {
 	// response then carries Connection: close, so keep-alive clients move
 	// to new connections (accepted by the successor) after their current
 	// request instead of having an idle connection closed under them.
-	draining  atomic.Bool
-	closing   atomic.Bool // listeners closed on purpose; Serve's error is expected
-	idleConns sync.Map    // net.Conn -> http.ConnState, HTTP/1 connections of the public servers
-	idle      atomic.Int64
+	draining atomic.Bool
+	closing  atomic.Bool // listeners closed on purpose; Serve's error is expected
+	// The state of each HTTP/1 connection of the public servers (a plain
+	// map: a sync.Map allocated on every change of state, twice a request).
+	connsMu    sync.Mutex
+	connStates map[net.Conn]http.ConnState
+	idle       atomic.Int64
 }
 
 // Server timeouts. Headers must arrive promptly (slow-loris); idle
@@ -130,12 +133,13 @@ func New(cfg Config) (*Server, error) {
 		logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      logger,
-		access:   accessLog{w: cfg.AccessLog},
-		errorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-		metrics:  newMetrics(),
-		services: map[string]*Service{},
+		cfg:        cfg,
+		log:        logger,
+		access:     accessLog{w: cfg.AccessLog},
+		errorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		metrics:    newMetrics(),
+		services:   map[string]*Service{},
+		connStates: map[net.Conn]http.ConnState{},
 	}
 	s.table.Store(buildTable(s.services))
 	certs, err := newCertManager(s)
@@ -283,18 +287,19 @@ func (s *Server) publicHTTPSPort() int {
 // trackConn counts idle keep-alive connections, so Drain knows when every
 // one of them has been told to close.
 func (s *Server) trackConn(c net.Conn, st http.ConnState) {
-	prev, _ := s.idleConns.Load(c)
-	if prev == http.StateIdle {
+	s.connsMu.Lock()
+	if s.connStates[c] == http.StateIdle {
 		s.idle.Add(-1)
 	}
 	if st == http.StateIdle {
 		s.idle.Add(1)
 	}
 	if st == http.StateClosed || st == http.StateHijacked {
-		s.idleConns.Delete(c)
+		delete(s.connStates, c)
 	} else {
-		s.idleConns.Store(c, st)
+		s.connStates[c] = st
 	}
+	s.connsMu.Unlock()
 }
 
 // Drain hands the proxy's traffic over to a successor that accepts on the

@@ -350,7 +350,11 @@ func (st *serviceState) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return fmt.Errorf("buffer response: %w", err)
 	}
-	resp.Body = &closingReader{readCloser: buf.reader(), buf: buf}
+	if buf.spilled() {
+		resp.Body = &closingReader{readCloser: buf.reader(), buf: buf}
+	} else {
+		resp.Body = buf.reader() // nothing to free
+	}
 	resp.ContentLength = buf.Len()
 	return nil
 }

@@ -401,7 +401,8 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 	if u.w1xx == nil {
 		trace = httptrace.ContextClientTrace(ctx)
 	}
-	for n1xx := 0; ; n1xx++ {
+	resp, plain := readPlainResponse(uc.br, u.method)
+	for n1xx := 0; !plain; n1xx++ {
 		resp, err = http.ReadResponse(uc.br, u.req)
 		if err != nil {
 			if errors.Is(err, errLimitReached) {
@@ -442,6 +443,14 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 		resp.Close = true // the request did not go out whole: never reuse
 	}
 	reusable := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	if plain {
+		resp.Request = u.req
+		if resp.ContentLength > 0 {
+			resp.Body = &upstreamBody{uc: uc, stop: stop, ctx: ctx, reusable: reusable, left: resp.ContentLength}
+			return resp, nil
+		}
+		resp.Body = http.NoBody
+	}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		// HEAD, 204, 304: the exchange is over.
 		uc.release(stop, reusable)
@@ -597,7 +606,8 @@ func isForwardingHeader(k string) bool {
 // upstreamBody is a response body read straight from the connection; at
 // its end the connection goes back to the pool.
 type upstreamBody struct {
-	rc       io.ReadCloser
+	rc       io.ReadCloser // the body ReadResponse set up; nil: left bytes from uc.br
+	left     int64
 	uc       *upstreamConn
 	stop     func() bool
 	ctx      context.Context
@@ -609,7 +619,23 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		if int64(len(p)) > b.left {
+			p = p[:b.left]
+		}
+		n, err = b.uc.br.Read(p)
+		b.left -= int64(n)
+		switch {
+		case b.left == 0:
+			err = io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	if err == io.EOF {
 		b.done = true
 		b.uc.release(b.stop, b.reusable)
