@@ -62,8 +62,12 @@ type conn struct {
 	watchMu    sync.Mutex
 	watchDone  chan struct{}
 	watchByte  [1]byte
-	watchGot   bool // watchByte holds the first byte of the next request
+	watchGot   bool                      // watchByte holds the first byte of the next request
+	gone       interface{ ClientGone() } // under watchMu: see WhenClientGone
 }
+
+// connKey finds a request's connection in its context.
+type connKey struct{}
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, accepted: time.Now(), buf: make([]byte, readBufferSize)}
@@ -74,6 +78,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	if s.Fallback != nil {
 		ctx = context.WithValue(ctx, http.ServerContextKey, s.Fallback)
 	}
+	ctx = context.WithValue(ctx, connKey{}, c)
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.header = make(http.Header)
 	return c

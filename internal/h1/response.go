@@ -64,6 +64,7 @@ type scratch struct {
 	bw      *bufio.Writer
 	pending []byte // up to bufferBeforeChunking bytes not yet framed
 	head    []byte // the handler's header lines, written when the status was set
+	line    []byte // scratch for one header line
 }
 
 var scratchPool = sync.Pool{New: func() any {
@@ -142,7 +143,7 @@ func (w *response) WriteHeader(code int) {
 	w.connection = h["Connection"]
 	_, w.hasType = h["Content-Type"]
 	_, w.hasDate = h["Date"]
-	w.hasEncoding = h.Get("Content-Encoding") != ""
+	w.hasEncoding = len(h["Content-Encoding"]) > 0 && h["Content-Encoding"][0] != ""
 	for _, v := range h["Trailer"] {
 		w.hasTrailers = true
 		for _, name := range strings.Split(v, ",") {
@@ -358,13 +359,13 @@ func (w *response) commit(p []byte) {
 	writeStatusLine(bw, status)
 	_, _ = bw.Write(w.sc.head)
 	if keepLength {
-		writeValues(bw, "Content-Length", w.lengthValues)
+		w.writeValues("Content-Length", w.lengthValues)
 	}
 	if keepTE {
-		writeValues(bw, "Transfer-Encoding", w.header["Transfer-Encoding"])
+		w.writeValues("Transfer-Encoding", w.header["Transfer-Encoding"])
 	}
 	if keepConnection {
-		writeValues(bw, "Connection", w.connection)
+		w.writeValues("Connection", w.connection)
 	}
 	if !w.hasDate {
 		_, _ = bw.WriteString("Date: ")
@@ -465,10 +466,10 @@ func writeStatusLine(bw *bufio.Writer, code int) {
 }
 
 // writeValues writes header lines as appendField does.
-func writeValues(bw *bufio.Writer, key string, vv []string) {
-	var line [128]byte
+func (w *response) writeValues(key string, vv []string) {
 	for _, v := range vv {
-		_, _ = bw.Write(appendField(line[:0], key, v))
+		w.sc.line = appendField(w.sc.line[:0], key, v)
+		_, _ = w.sc.bw.Write(w.sc.line)
 	}
 }
 

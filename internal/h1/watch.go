@@ -1,6 +1,9 @@
 package h1
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // The watch for a client that leaves. net/http reads every connection in
 // the background while its handler runs, so that a client that closes
@@ -20,7 +23,33 @@ const (
 	watchOver                  // the request is over
 )
 
+// WhenClientGone arranges for g.ClientGone to be called if the client of
+// r leaves before r's handler returns (at once if it already has), and
+// reports true, when r is a request this package serves; else it reports
+// false and the caller watches r.Context() instead. It is
+// context.AfterFunc on the request's context without its allocations and
+// locks, for a handler on the hot path.
+func WhenClientGone(r *http.Request, g interface{ ClientGone() }) bool {
+	c, ok := r.Context().Value(connKey{}).(*conn)
+	if !ok {
+		return false
+	}
+	c.watchMu.Lock()
+	gone := c.ctx.Err() != nil
+	if !gone {
+		c.gone = g
+	}
+	c.watchMu.Unlock()
+	if gone {
+		g.ClientGone()
+	}
+	return true
+}
+
 func (c *conn) beginWatch(hasBody bool) {
+	// No lock: the only reader, the watch goroutine, runs between
+	// beginWatch and endWatch.
+	c.gone = nil
 	c.bodyDone.Store(!hasBody)
 	c.watchState.Store(watchIdle)
 	c.reqSeq.Add(1)
@@ -135,6 +164,12 @@ func (c *conn) launchWatchLocked() {
 			// Not stopped by endWatch: the client went away.
 			c.broken.Store(true)
 			c.cancel()
+			c.watchMu.Lock()
+			g := c.gone
+			c.watchMu.Unlock()
+			if g != nil {
+				g.ClientGone()
+			}
 		}
 	}()
 }

@@ -36,7 +36,7 @@ func (g *group) addrs() []string {
 // checked, and as a last resort unhealthy ones: a single target whose probe
 // flapped is still likelier to answer than a 503 is to help. skip lists
 // targets that already refused this request.
-func (g *group) claim(cancel context.CancelCauseFunc, skip []*Target) *claim {
+func (g *group) claim(cancel canceler, skip []*Target) *claim {
 	n := len(g.targets)
 	if n == 0 {
 		return nil

@@ -189,7 +189,7 @@ func (svc *Service) waitIdle(timeout time.Duration) {
 			t.mu.Lock()
 			for c := range t.inflight {
 				if c.ws == nil {
-					c.cancel(errDrained)
+					c.cancel.cancelWith(errDrained)
 				}
 			}
 			t.mu.Unlock()

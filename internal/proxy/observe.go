@@ -14,7 +14,7 @@ import (
 // remoteAddr is the client as far as the proxy can tell: the first
 // X-Forwarded-For entry when one came in, else the peer.
 func remoteAddr(r *http.Request, peer string) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+	if xff := headerValue(r.Header, "X-Forwarded-For"); xff != "" {
 		first, _, _ := strings.Cut(xff, ",")
 		return strings.TrimSpace(first)
 	}

@@ -391,10 +391,10 @@ type requestInfo struct {
 // and metrics around the service's own handling.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if r.Header.Get("X-Request-ID") == "" {
-		r.Header.Set("X-Request-ID", newRequestID())
+	if headerValue(r.Header, "X-Request-Id") == "" {
+		r.Header["X-Request-Id"] = []string{newRequestID()}
 	}
-	r.Header.Set("X-Request-Start", "t="+strconv.FormatInt(start.UnixMilli(), 10))
+	r.Header["X-Request-Start"] = []string{"t=" + strconv.FormatInt(start.UnixMilli(), 10)}
 	sw := &statusWriter{ResponseWriter: w, draining: &s.draining}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w),

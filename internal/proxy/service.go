@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-deploy/ferry/internal/h1"
 )
 
 // ErrTargetUnhealthy is wrapped by a deploy whose targets never passed a
@@ -80,11 +82,76 @@ type attempt struct {
 	group  *group
 	claim  *claim
 	tried  []*Target
-	cancel context.CancelCauseFunc
+	cancel canceler
 	path   string // path to send upstream (prefix stripped)
 	raw    string
 	status int
 	body   *clientBody // the client's request body when it streams through
+
+	// On the direct path (see forward) the attempt is the request's
+	// cancellation, in place of a context of its own and an AfterFunc
+	// on it per exchange (their allocations and locks were a tenth of
+	// the proxy's own work per request): cancelWith records the cause
+	// and aborts the exchange in flight.
+	ctx      context.Context // the client's request context
+	mu       sync.Mutex
+	cause    error
+	exchange *upstreamConn
+}
+
+func (a *attempt) cancelWith(cause error) {
+	a.mu.Lock()
+	if a.cause == nil {
+		a.cause = cause
+	}
+	uc := a.exchange
+	a.mu.Unlock()
+	if uc != nil {
+		uc.cancel()
+	}
+}
+
+// ClientGone is called when the client leaves (h1.WhenClientGone).
+func (a *attempt) ClientGone() { a.cancelWith(context.Canceled) }
+
+// err is context.Canceled once the request was given up, as a
+// context's Err would be.
+func (a *attempt) err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cause != nil {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (a *attempt) givenUp() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cause
+}
+
+// watchExchange makes uc the exchange a cancellation aborts (at once if
+// the request was already given up).
+func (a *attempt) watchExchange(uc *upstreamConn) {
+	a.mu.Lock()
+	cancelled := a.cause != nil
+	if !cancelled {
+		a.exchange = uc
+	}
+	a.mu.Unlock()
+	if cancelled {
+		uc.cancel()
+	}
+}
+
+// end stops watching the exchange; false if the request was given up
+// (its connection was aborted then).
+func (a *attempt) end() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.exchange = nil
+	return a.cause == nil
 }
 
 type attemptKey struct{}
@@ -166,9 +233,21 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 		r.TransferEncoding = nil
 	}
 
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	a := &attempt{cancel: cancel}
+	upgrade := isUpgrade(r)
+	direct := !upgrade && useSyncUpstream && canForward(r)
+	a := &attempt{ctx: r.Context()}
+	var ctx context.Context
+	if direct {
+		a.cancel = a
+		if !h1.WhenClientGone(r, a) {
+			stop := context.AfterFunc(r.Context(), a.ClientGone)
+			defer stop()
+		}
+	} else {
+		c, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		ctx, a.cancel = c, cancelFunc(cancel)
+	}
 	a.body, _ = r.Body.(*clientBody)
 	a.path, a.raw = stripPrefix(r.URL, prefix, o.strip)
 	for range 3 {
@@ -176,7 +255,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 		if st.rollout != nil && st.split.matches(r) {
 			a.group = st.rollout
 		}
-		if a.claim = a.group.claim(cancel, nil); a.claim != nil {
+		if a.claim = a.group.claim(a.cancel, nil); a.claim != nil {
 			break
 		}
 		// Every target refused: a deploy swapped the group and is
@@ -189,11 +268,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	}
 	defer func() { a.claim.release() }()
 
-	upgrade := isUpgrade(r)
-	if !upgrade && useSyncUpstream && canForward(r) {
+	if direct {
 		// The direct path takes the attempt as an argument: no context
 		// value to allocate and look up.
-		st.forward(w, r, ctx, a)
+		st.forward(w, r, a)
 		info.target = a.claim.target.addr
 		if a.status != 0 {
 			info.status = a.status
@@ -285,14 +363,15 @@ func setForwarded(out, in *http.Request, trust bool) {
 
 func (st *serviceState) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	a, _ := r.Context().Value(attemptKey{}).(*attempt)
-	st.proxyErrorCtx(w, r.Context(), a, err)
+	ctx := r.Context()
+	st.proxyErrorCause(w, a, err, context.Cause(ctx), ctx.Err() != nil)
 }
 
-// proxyErrorCtx answers a request that got no response from its target;
-// ctx is the request's context (its cause tells a drain or a removal).
-func (st *serviceState) proxyErrorCtx(w http.ResponseWriter, ctx context.Context, a *attempt, err error) {
+// proxyErrorCause answers a request that got no response from its
+// target; cause is why the request was given up, if it was (a drain, a
+// removal, a client that left), and cancelled whether it was.
+func (st *serviceState) proxyErrorCause(w http.ResponseWriter, a *attempt, err, cause error, cancelled bool) {
 	status := http.StatusBadGateway
-	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, errDrained):
 		status = http.StatusGatewayTimeout
@@ -300,7 +379,7 @@ func (st *serviceState) proxyErrorCtx(w http.ResponseWriter, ctx context.Context
 		status = http.StatusServiceUnavailable
 	case errors.Is(err, errBodyTooLarge):
 		status = http.StatusInternalServerError
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	case cancelled && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer, but the log does.
 		if a != nil {
 			a.status = 499
@@ -333,7 +412,7 @@ func (st *serviceState) modifyResponse(resp *http.Response) error {
 	if !o.BufferResponses || resp.Body == nil || resp.Body == http.NoBody {
 		return nil
 	}
-	if resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if resp.ContentLength < 0 || strings.HasPrefix(headerValue(resp.Header, "Content-Type"), "text/event-stream") {
 		// Streams pass through as they come; the limit still holds, by
 		// cutting the stream (the status is already sent by then).
 		if o.MaxResponseBody > 0 {

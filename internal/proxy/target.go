@@ -52,10 +52,19 @@ type Target struct {
 	idle     chan struct{} // closed when draining and nothing is in flight
 }
 
+// canceler gives a request up, with a cause: a drain that timed out, a
+// removed service, a client that left.
+type canceler interface{ cancelWith(cause error) }
+
+// cancelFunc is a context's cancel function as a canceler.
+type cancelFunc context.CancelCauseFunc
+
+func (f cancelFunc) cancelWith(cause error) { f(cause) }
+
 // claim is one request in flight on a target.
 type claim struct {
 	target *Target
-	cancel context.CancelCauseFunc
+	cancel canceler
 	ws     *wsTunnel // set once the request became a WebSocket
 }
 
@@ -96,7 +105,7 @@ func (t *Target) stopHealthCheck() {
 }
 
 // claimRequest registers a request; false when the target is draining.
-func (t *Target) claimRequest(cancel context.CancelCauseFunc) *claim {
+func (t *Target) claimRequest(cancel canceler) *claim {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.draining {
@@ -167,7 +176,7 @@ func (t *Target) drain(timeout time.Duration) {
 	}
 	t.mu.Lock()
 	for c := range t.inflight {
-		c.cancel(errDrained)
+		c.cancel.cancelWith(errDrained)
 	}
 	t.mu.Unlock()
 	// Cancelled requests unwind quickly; wait for them so that the caller
@@ -184,7 +193,7 @@ func (t *Target) cancelAll() {
 	t.mu.Lock()
 	t.draining = true
 	for c := range t.inflight {
-		c.cancel(errRemoved)
+		c.cancel.cancelWith(errRemoved)
 	}
 	t.mu.Unlock()
 }

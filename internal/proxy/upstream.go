@@ -98,6 +98,7 @@ func (t *syncTransport) CloseIdleConnections() {
 // written, so nothing is cloned per request.
 type upstreamRequest struct {
 	ctx    context.Context
+	att    *attempt      // the direct path's cancellation; nil: ctx's
 	req    *http.Request // its method decides how the response is read
 	method string
 	uri    string // request target: path and query
@@ -115,6 +116,34 @@ type upstreamRequest struct {
 	length     int64
 	w1xx       http.ResponseWriter // informational answers go here; nil: to the context's httptrace
 }
+
+// err tells whether the request was given up (context.Canceled, or
+// the context's error).
+func (u *upstreamRequest) err() error {
+	if u.att != nil {
+		return u.att.err()
+	}
+	return u.ctx.Err()
+}
+
+// watch arranges for uc's I/O to be aborted if the request is given up
+// during the exchange; the guard's end undoes that.
+func (u *upstreamRequest) watch(uc *upstreamConn) exchangeGuard {
+	if u.att != nil {
+		u.att.watchExchange(uc)
+		return u.att
+	}
+	return stopFunc(context.AfterFunc(u.ctx, uc.cancel))
+}
+
+// exchangeGuard ends the watch over an exchange; end reports false if
+// the request was given up meanwhile (and the connection aborted).
+type exchangeGuard interface{ end() bool }
+
+// stopFunc is context.AfterFunc's stop as an exchangeGuard.
+type stopFunc func() bool
+
+func (f stopFunc) end() bool { return f() }
 
 func (u *upstreamRequest) add(key, value string) {
 	u.extra[u.nextra], u.extra[u.nextra+1] = key, value
@@ -140,20 +169,19 @@ func (t *syncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // do sends u to addr. It closes u.body; a retry reads the body again
 // from u.getBody.
 func (t *syncTransport) do(u *upstreamRequest, addr string) (*http.Response, error) {
-	ctx := u.ctx
 	body := u.body
 	defer func() {
 		if body != nil {
 			_ = body.Close()
 		}
 	}()
-	if err := ctx.Err(); err != nil {
+	if err := u.err(); err != nil {
 		return nil, err
 	}
 	p := t.pool(addr)
 	fresh := false
 	for {
-		uc, err := p.get(ctx, fresh)
+		uc, err := p.get(u.ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -362,16 +390,15 @@ func (uc *upstreamConn) wasCancelled() bool {
 // exchange writes req with body (which it closes) and reads the response
 // headers. On error the connection is closed.
 func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout time.Duration) (resp *http.Response, err error) {
-	ctx := u.ctx
-	stop := context.AfterFunc(ctx, uc.cancel)
+	guard := u.watch(uc)
 	defer func() {
 		if err == nil {
 			return
 		}
-		stop()
+		guard.end()
 		uc.close()
-		if ctx.Err() != nil {
-			err = ctx.Err()
+		if e := u.err(); e != nil {
+			err = e
 		}
 	}()
 	uc.cw.n = 0
@@ -399,7 +426,7 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 	}
 	var trace *httptrace.ClientTrace
 	if u.w1xx == nil {
-		trace = httptrace.ContextClientTrace(ctx)
+		trace = httptrace.ContextClientTrace(u.ctx)
 	}
 	resp, plain := readPlainResponse(uc.br, u.method)
 	for n1xx := 0; !plain; n1xx++ {
@@ -437,7 +464,7 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 	}
 	uc.lr.left = math.MaxInt64
 	if timeout > 0 && !uc.setReadDeadline(time.Time{}) {
-		return nil, ctx.Err()
+		return nil, u.err()
 	}
 	if werr != nil {
 		resp.Close = true // the request did not go out whole: never reuse
@@ -446,25 +473,25 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 	if plain {
 		resp.Request = u.req
 		if resp.ContentLength > 0 {
-			resp.Body = &upstreamBody{uc: uc, stop: stop, ctx: ctx, reusable: reusable, left: resp.ContentLength}
+			resp.Body = &upstreamBody{uc: uc, guard: guard, u: u, reusable: reusable, left: resp.ContentLength}
 			return resp, nil
 		}
 		resp.Body = http.NoBody
 	}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		// HEAD, 204, 304: the exchange is over.
-		uc.release(stop, reusable)
+		uc.release(guard, reusable)
 		resp.Body = http.NoBody
 		return resp, nil
 	}
-	resp.Body = &upstreamBody{rc: resp.Body, uc: uc, stop: stop, ctx: ctx, reusable: reusable}
+	resp.Body = &upstreamBody{rc: resp.Body, uc: uc, guard: guard, u: u, reusable: reusable}
 	return resp, nil
 }
 
 // release ends an exchange: the connection returns to the pool when it
 // can carry another request, else it is closed.
-func (uc *upstreamConn) release(stop func() bool, reusable bool) {
-	if stop() && reusable && uc.br.Buffered() == 0 {
+func (uc *upstreamConn) release(guard exchangeGuard, reusable bool) {
+	if guard.end() && reusable && uc.br.Buffered() == 0 {
 		uc.pool.put(uc)
 		return
 	}
@@ -609,8 +636,8 @@ type upstreamBody struct {
 	rc       io.ReadCloser // the body ReadResponse set up; nil: left bytes from uc.br
 	left     int64
 	uc       *upstreamConn
-	stop     func() bool
-	ctx      context.Context
+	guard    exchangeGuard
+	u        *upstreamRequest
 	reusable bool
 	done     bool
 }
@@ -638,13 +665,13 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.done = true
-		b.uc.release(b.stop, b.reusable)
+		b.uc.release(b.guard, b.reusable)
 	} else if err != nil {
 		b.done = true
-		b.stop()
+		b.guard.end()
 		b.uc.close()
-		if b.ctx.Err() != nil {
-			err = b.ctx.Err()
+		if e := b.u.err(); e != nil {
+			err = e
 		}
 	}
 	return n, err
@@ -654,7 +681,7 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 func (b *upstreamBody) Close() error {
 	if !b.done {
 		b.done = true
-		b.stop()
+		b.guard.end()
 		b.uc.close()
 	}
 	return nil
