@@ -282,6 +282,42 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
+	return b.readLocked(p)
+}
+
+// maxDiscard is how much of a body the handler left unread is read and
+// dropped so that the connection can carry the next request (net/http's
+// value); past it the connection closes instead.
+const maxDiscard = 256 << 10
+
+// discard drops the rest of a body the handler did not read, when it is
+// short and comes within timeout; false: the connection cannot carry
+// another request.
+func (b *body) discard(timeout time.Duration) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended.Load() {
+		return true
+	}
+	if b.closed || b.err != nil || b.remaining > maxDiscard {
+		return false
+	}
+	if timeout > 0 {
+		_ = b.c.rwc.SetReadDeadline(time.Now().Add(timeout))
+	}
+	var buf [4 << 10]byte
+	for {
+		_, err := b.readLocked(buf[:])
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+func (b *body) readLocked(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}

@@ -320,9 +320,10 @@ func (w *response) commit(p []byte) {
 	if w.req.Close || w.c.srv.shutting.Load() || len(w.connection) > 0 && w.connection[0] == "close" {
 		w.closeAfter = true
 	}
-	if w.body.unread() {
-		// The handler did not read the whole body, and it cannot be
-		// told apart from the next request: the connection ends here.
+	if !w.closeAfter && w.body.unread() && !w.body.discard(w.c.srv.ReadHeaderTimeout) {
+		// The handler left part of the body unread, too much of it (or
+		// too slow) to read and drop now, as net/http does: the
+		// connection ends with this answer.
 		w.closeAfter = true
 	}
 
@@ -411,7 +412,7 @@ func (w *response) finish() {
 		_, _ = bw.WriteString("\r\n")
 	}
 	w.noteErr(bw.Flush())
-	if !w.isHEAD && w.length != -1 && w.written != w.length {
+	if !w.isHEAD && w.length != -1 && bodyAllowed(w.status) && w.written != w.length {
 		w.closeAfter = true // the client saw a short answer
 	}
 	if w.body.unread() {

@@ -250,11 +250,12 @@ func TestKeepAliveAndPipelining(t *testing.T) {
 	}
 }
 
-// A handler that leaves the body unread: the answer says the connection
-// closes, and it does (the rest of the body cannot be taken for a request).
-func TestUnreadBodyClosesTheConnection(t *testing.T) {
+// A handler that leaves the body unread: a short rest is read and
+// dropped so the connection carries the next request, as net/http does;
+// a long one ends the connection, which the answer says.
+func TestUnreadBody(t *testing.T) {
 	_, addr := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "not reading")
+		_, _ = io.WriteString(w, "not reading "+r.URL.Path)
 	}), nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -262,15 +263,28 @@ func TestUnreadBodyClosesTheConnection(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: u.test\r\nContent-Length: 10\r\n\r\nGET / HTTP")
 	br := bufio.NewReader(c)
+	_, _ = io.WriteString(c, "POST /short HTTP/1.1\r\nHost: u.test\r\nContent-Length: 11\r\n\r\nhello world"+
+		"GET /next HTTP/1.1\r\nHost: u.test\r\n\r\n")
+	for _, want := range []string{"not reading /short", "not reading /next"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %q: %v", want, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want || resp.Close {
+			t.Errorf("got %q (Connection: close %v), want %q on a kept connection", body, resp.Close, want)
+		}
+	}
+
+	_, _ = io.WriteString(c, "POST /long HTTP/1.1\r\nHost: u.test\r\nContent-Length: 300000\r\n\r\n"+strings.Repeat("x", 1000))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.ReadAll(resp.Body)
 	if !resp.Close {
-		t.Error("answer does not say Connection: close")
+		t.Error("answer with 299,000 bytes of body unread does not say Connection: close")
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Errorf("connection still open after the answer (read: %v)", err)
