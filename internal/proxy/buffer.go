@@ -20,6 +20,8 @@ type spillBuffer struct {
 	memLimit int64
 	file     *os.File
 	size     int64
+	first    memReader // the first reader of an in-memory body, without an allocation of its own
+	given    bool
 }
 
 // readBody copies r into a new buffer; max 0 means no limit.
@@ -110,6 +112,11 @@ func (b *spillBuffer) spilled() bool { return b.file != nil }
 // a request gets its own.
 func (b *spillBuffer) reader() io.ReadCloser {
 	if b.file == nil {
+		if !b.given {
+			b.given = true
+			b.first.data = b.mem
+			return &b.first
+		}
 		return &memReader{data: b.mem}
 	}
 	return io.NopCloser(io.MultiReader(bytes.NewReader(b.mem), io.NewSectionReader(b.file, 0, b.size-int64(len(b.mem)))))

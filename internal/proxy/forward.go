@@ -214,6 +214,15 @@ func copyBody(w http.ResponseWriter, resp *http.Response, flush bool) error {
 	if flush {
 		flusher, _ = w.(http.Flusher)
 	}
+	if m, ok := resp.Body.(*memReader); ok {
+		// A buffered answer, in hand: one write, no copy buffer.
+		_, err := w.Write(m.data)
+		m.data = nil
+		if err == nil && flusher != nil {
+			flusher.Flush()
+		}
+		return err
+	}
 	buf := copyBuffers.Get()
 	defer copyBuffers.Put(buf)
 	for {

@@ -525,13 +525,26 @@ func isDialError(err error) bool {
 // copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with.
 var copyBuffers = &bufferPool{}
 
-type bufferPool struct{ p sync.Pool }
+// bufferPool is httputil.BufferPool's Get/Put of slices over a pool of
+// pointers; the pointers themselves are kept for reuse (boxing a slice
+// for every Put allocated, twice a request).
+type bufferPool struct{ p, ptrs sync.Pool }
 
 func (b *bufferPool) Get() []byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+		buf := *v
+		*v = nil
+		b.ptrs.Put(v)
+		return buf
 	}
 	return make([]byte, 32<<10)
 }
 
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+func (b *bufferPool) Put(buf []byte) {
+	v, ok := b.ptrs.Get().(*[]byte)
+	if !ok {
+		v = new([]byte)
+	}
+	*v = buf
+	b.p.Put(v)
+}
