@@ -119,19 +119,29 @@ log "backend on $backend"
 declare -A pport ppid
 names=()
 
-# ferry's proxy: supervisor + serving child, own socket and state.
-port=$(free_port)
-mkdir -p "$tmp/ferry"
-"$ferry" proxy-server --socket "$tmp/ferry/proxy.sock" run --bind 127.0.0.1 --http-port "$port" --https-port -1 \
-  --state-dir "$tmp/ferry/state" >"$tmp/ferry/out.log" 2>&1 &
-ppid[ferry]=$!
-pids+=($!)
-pport[ferry]=$port
-names+=(ferry)
-wait_for "ferry's proxy to listen on $port" 20 port_open "$port"
-timeout 60 "$ferry" proxy-server --socket "$tmp/ferry/proxy.sock" deploy bench --target "$backend" \
-  --buffer-requests --buffer-responses --health-check-interval 1s >&2
-log "ferry's proxy on 127.0.0.1:$port (pid ${ppid[ferry]})"
+# start_ferry NAME [ENV...]: ferry's proxy (supervisor + serving child, own
+# socket and state) registered under NAME, with the backend deployed behind
+# it, buffering on.
+start_ferry() {
+  local name=$1 port
+  shift
+  port=$(free_port)
+  mkdir -p "$tmp/$name"
+  env "$@" "$ferry" proxy-server --socket "$tmp/$name/proxy.sock" run --bind 127.0.0.1 --http-port "$port" --https-port -1 \
+    --state-dir "$tmp/$name/state" >"$tmp/$name/out.log" 2>&1 &
+  ppid[$name]=$!
+  pids+=($!)
+  pport[$name]=$port
+  names+=("$name")
+  wait_for "$name's proxy to listen on $port" 20 port_open "$port"
+  timeout 60 "$ferry" proxy-server --socket "$tmp/$name/proxy.sock" deploy bench --target "$backend" \
+    --buffer-requests --buffer-responses --health-check-interval 1s >&2
+  log "$name on 127.0.0.1:$port (pid ${ppid[$name]})"
+}
+start_ferry ferry
+# The same with plain HTTP on net/http's server instead of ferry's h1
+# front end: what the front end gains, in the same run.
+start_ferry ferry-nethttp FERRY_PROXY_FRONT=net/http
 
 # start_floor MODE DESCRIPTION: one of proxybench's Go floors, registered
 # under MODE's name.
@@ -380,6 +390,8 @@ res = {(n, c): wrk(n, c) for c in (1, 50) for n in ["direct"] + names}
 def label(n):
     if n == "ferry":
         return "ferry proxy (buffering on)"
+    if n == "ferry-nethttp":
+        return "ferry proxy on net/http's server instead of its h1 front end (FERRY_PROXY_FRONT=net/http)"
     if n == "floor":
         return "floor: bare Go httputil.ReverseProxy (no buffering, logs or routing)"
     if n == "syncfloor":
