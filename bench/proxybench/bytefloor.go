@@ -2,12 +2,7 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 )
 
 // byteFloor is the least a Go proxy can do per request: one goroutine per
@@ -18,35 +13,16 @@ import (
 // hops cost on this machine before any proxy logic: the bottom under
 // every Go proxy. Only for the benchmark's GETs and Content-Length answers.
 func byteFloor(args []string) error {
-	fs := flag.NewFlagSet("bytefloor", flag.ExitOnError)
-	target := fs.String("target", "", "backend HOST:PORT")
-	addrFile := fs.String("addr-file", "", "write the listening address here")
-	maxLife := fs.Duration("max-life", 15*time.Minute, "exit after this long whatever happens")
-	_ = fs.Parse(args)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, target, err := floorListener("bytefloor", args)
 	if err != nil {
 		return err
 	}
-	if *addrFile != "" {
-		if err := writeAtomic(*addrFile, ln.Addr().String()); err != nil {
-			return err
-		}
-	}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		select {
-		case <-sig:
-		case <-time.After(*maxLife):
-		}
-		ln.Close()
-	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return nil
 		}
-		go serveBytes(c, *target)
+		go serveBytes(c, target)
 	}
 }
 

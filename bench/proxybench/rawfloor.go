@@ -20,18 +20,36 @@ import (
 // what a Go proxy could reach with its own HTTP/1.1 front end, and only
 // handles what the benchmark sends (GETs, Content-Length answers).
 func rawFloor(args []string) error {
-	fs := flag.NewFlagSet("rawfloor", flag.ExitOnError)
+	ln, target, err := floorListener("rawfloor", args)
+	if err != nil {
+		return err
+	}
+	p := &syncProxy{target: target}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go p.serveRaw(c)
+	}
+}
+
+// floorListener parses a floor's flags and listens on loopback; the
+// listener closes on SIGTERM or after -max-life, which ends the floor.
+func floorListener(name string, args []string) (net.Listener, string, error) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	target := fs.String("target", "", "backend HOST:PORT")
 	addrFile := fs.String("addr-file", "", "write the listening address here")
 	maxLife := fs.Duration("max-life", 15*time.Minute, "exit after this long whatever happens")
 	_ = fs.Parse(args)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if *addrFile != "" {
 		if err := writeAtomic(*addrFile, ln.Addr().String()); err != nil {
-			return err
+			ln.Close()
+			return nil, "", err
 		}
 	}
 	go func() {
@@ -43,14 +61,7 @@ func rawFloor(args []string) error {
 		}
 		ln.Close()
 	}()
-	p := &syncProxy{target: *target}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return nil
-		}
-		go p.serveRaw(c)
-	}
+	return ln, *target, nil
 }
 
 func (p *syncProxy) serveRaw(c net.Conn) {

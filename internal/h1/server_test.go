@@ -65,15 +65,23 @@ func start(t *testing.T, h http.Handler, tweak func(*Server)) (*Server, string) 
 	return s, ln.Addr().String()
 }
 
-// exchange sends raw on a new connection and reads one response.
-func exchange(t *testing.T, addr, raw string) (*http.Response, string) {
+// dial connects to addr; the connection closes with the test, and its
+// deadline only stops a broken test.
+func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// exchange sends raw on a new connection and reads one response.
+func exchange(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +173,9 @@ func TestLargeHeadsGoToNetHTTPWhole(t *testing.T) {
 func TestHandOverMidConnection(t *testing.T) {
 	rec := &served{}
 	_, addr := start(t, echoHandler(rec), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	// Pipelined: h1 reads all three at once.
-	_, err = io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x.test\r\n\r\n"+
+	_, err := io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x.test\r\n\r\n"+
 		"POST /2 HTTP/1.1\r\nHost: x.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"+
 		"GET /3 HTTP/1.1\r\nHost: x.test\r\n\r\n")
 	if err != nil {
@@ -221,12 +224,7 @@ func h2cOnly() *http.Protocols {
 func TestKeepAliveAndPipelining(t *testing.T) {
 	rec := &served{}
 	_, addr := start(t, echoHandler(rec), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	var raw strings.Builder
 	for i := range 50 {
 		raw.WriteString("POST /" + string(rune('a'+i%26)) + " HTTP/1.1\r\nHost: k.test\r\nContent-Length: 2\r\n\r\nok")
@@ -257,12 +255,7 @@ func TestUnreadBody(t *testing.T) {
 	_, addr := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "not reading "+r.URL.Path)
 	}), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	_, _ = io.WriteString(c, "POST /short HTTP/1.1\r\nHost: u.test\r\nContent-Length: 11\r\n\r\nhello world"+
 		"GET /next HTTP/1.1\r\nHost: u.test\r\n\r\n")
@@ -297,12 +290,7 @@ func TestSlowHeadIsCutOff(t *testing.T) {
 	_, addr := start(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), func(s *Server) {
 		s.ReadHeaderTimeout = 300 * time.Millisecond
 	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: s")
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("read after a stalled head: %v, want the connection closed (EOF)", err)
@@ -375,12 +363,7 @@ func TestLongRequestWithPipelinedNext(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	}), nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	_, _ = io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: p.test\r\n\r\n")
 	// Long enough for the watch to start reading the connection.
 	time.Sleep(10 * watchDelay)
@@ -413,12 +396,7 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 		_, _ = io.WriteString(w, "done")
 	}), nil)
 
-	idle, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
+	idle := dial(t, addr)
 	_, _ = io.WriteString(idle, "GET /fast HTTP/1.1\r\nHost: s.test\r\n\r\n")
 	idleBR := bufio.NewReader(idle)
 	if resp, err := http.ReadResponse(idleBR, nil); err != nil {
@@ -427,12 +405,7 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 		_, _ = io.ReadAll(resp.Body)
 	}
 
-	busy, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	_ = busy.SetDeadline(time.Now().Add(10 * time.Second))
+	busy := dial(t, addr)
 	_, _ = io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: s.test\r\n\r\n")
 	<-inFlight
 
