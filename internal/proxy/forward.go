@@ -41,7 +41,8 @@ func (st *serviceState) forward(w http.ResponseWriter, r *http.Request, a *attem
 	if host == "" {
 		host = a.claim.target.addr // an HTTP/1.0 client sent none: as net/http.Transport does
 	}
-	u := &upstreamRequest{ctx: a.ctx, att: a, req: r, method: r.Method, uri: requestURI(r, a), host: host,
+	u := &a.up
+	*u = upstreamRequest{ctx: a.ctx, att: a, req: r, method: r.Method, uri: requestURI(r, a), host: host,
 		header: r.Header, direct: true, connTokens: connectionTokens(r.Header), getBody: r.GetBody, w1xx: w}
 	if u.body = r.Body; u.body == http.NoBody || r.ContentLength == 0 {
 		u.body, u.getBody = nil, nil

@@ -385,6 +385,11 @@ type requestInfo struct {
 	target  string
 	status  int
 	opts    *options
+
+	// The request's other per-request parts live here too, so that one
+	// allocation holds them all (they were three of their own).
+	sw  statusWriter
+	att attempt
 }
 
 // ServeHTTP is the proxy's front door: request id, routing, access log
@@ -401,19 +406,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var t [24]byte
 	vals[1] = string(strconv.AppendInt(append(t[:0], "t="...), start.UnixMilli(), 10))
 	r.Header["X-Request-Start"] = vals[1:2:2]
-	sw := &statusWriter{ResponseWriter: w, draining: &s.draining}
+	info := new(requestInfo)
+	sw := &info.sw
+	*sw = statusWriter{ResponseWriter: w, draining: &s.draining}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w),
 			timeout: orDefault(s.cfg.ClientBodyTimeout, clientBodyTimeout)}
 	}
-	var info requestInfo
 	svc, prefix := s.table.Load().lookup(r.Host, r.URL.Path)
 	if svc == nil {
 		(*errorPages)(nil).write(sw, http.StatusNotFound, "")
 	} else {
 		info.opts = svc.state.Load().opts
 		s.metrics.inFlight(svc.name, 1)
-		svc.serve(sw, r, &info, prefix)
+		svc.serve(sw, r, info, prefix)
 		s.metrics.inFlight(svc.name, -1)
 	}
 	status := sw.status
@@ -425,7 +431,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	elapsed := time.Since(start)
 	s.metrics.observe(info.service, r.Method, status, elapsed)
-	s.logRequest(r, sw, &info, status, start.Add(elapsed), elapsed)
+	s.logRequest(r, sw, info, status, start.Add(elapsed), elapsed)
 }
 
 func newRequestID() string {

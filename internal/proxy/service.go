@@ -97,6 +97,7 @@ type attempt struct {
 	mu       sync.Mutex
 	cause    error
 	exchange *upstreamConn
+	up       upstreamRequest // the direct path's request to the target
 }
 
 func (a *attempt) cancelWith(cause error) {
@@ -235,7 +236,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 
 	upgrade := isUpgrade(r)
 	direct := !upgrade && useSyncUpstream && canForward(r)
-	a := &attempt{ctx: r.Context()}
+	a := &info.att
+	a.ctx = r.Context()
 	var ctx context.Context
 	if direct {
 		a.cancel = a
