@@ -133,7 +133,13 @@ func TestStandInAppContract(t *testing.T) {
 	mustOK(t)(s.Exec(ctx, "docker", "start", "pgapp"))
 	runApp(env.Images.AppV1, "-v", "/root/uploads:/rails/public/uploads")
 	if err := waitUntil(ctx, 30*time.Second, func() error {
-		if st, _ := get("/version"); st != 200 {
+		// Not get: the port resets connections until the new
+		// container listens, and that is a retry, not a failure.
+		st, _, err := s.Get(ctx, base+"/version")
+		if err != nil {
+			return err
+		}
+		if st != 200 {
 			return errStatus(st)
 		}
 		return nil
@@ -149,7 +155,13 @@ func TestStandInAppContract(t *testing.T) {
 	runApp(env.Images.AppBroken)
 	time.Sleep(time.Second)
 	if err := waitUntil(ctx, 30*time.Second, func() error {
-		if st, _ := get("/version"); st != 200 {
+		// Not get: the port resets connections until the new
+		// container listens, and that is a retry, not a failure.
+		st, _, err := s.Get(ctx, base+"/version")
+		if err != nil {
+			return err
+		}
+		if st != 200 {
 			return errStatus(st)
 		}
 		return nil
