@@ -24,6 +24,48 @@ const maxHeaderLines = 128
 // it is the one net/http would build: FuzzParseHeadMatchesNetHTTP checks
 // both.
 func parseHead(head []byte, req *http.Request) bool {
+	var rh rawHead
+	h := make(http.Header, max(0, bytes.Count(head, []byte{'\n'})-3))
+	if !scanHead(head, &rh, h) {
+		return false
+	}
+	if rh.pragmaNoCache {
+		h["Cache-Control"] = []string{"no-cache"}
+	}
+	*req = http.Request{
+		Method:        internMethod(rh.method),
+		URL:           rh.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Host:          rh.host,
+		RequestURI:    rh.target,
+		ContentLength: rh.contentLength,
+		Close:         rh.close,
+	}
+	return true
+}
+
+// rawHead is a request head that scanHead accepted, as text: what a
+// RawHandler reads instead of an http.Request.
+type rawHead struct {
+	method, target, host string
+	url                  *url.URL
+	fields               string // the header lines, each CRLF-terminated, and the empty line
+	contentLength        int64
+	close                bool // Connection: close
+	// pragmaNoCache: "Pragma: no-cache" and no Cache-Control, which
+	// net/http reads as if "Cache-Control: no-cache" were there too.
+	pragmaNoCache bool
+}
+
+// scanHead checks a request head as parseHead describes and fills rh;
+// with h, it also fills h with the header as net/http reads it (names
+// canonical, Host left out). One pass serves both the request built for
+// a handler and the raw head offered to a RawHandler, so the two accept
+// exactly the same heads.
+func scanHead(head []byte, rh *rawHead, h http.Header) bool {
 	// One string for the whole head: the method, target and every header
 	// value below are slices of it, so a request costs one allocation for
 	// its text whatever its number of headers.
@@ -60,58 +102,122 @@ func parseHead(head []byte, req *http.Request) bool {
 	if err != nil {
 		return false
 	}
-
-	h, ok := ParseHeader(s[eol+1:])
-	if !ok {
+	fields := s[eol+1:]
+	if strings.Count(fields, "\n")-1 > maxHeaderLines {
 		return false
 	}
-	for _, k := range [...]string{"Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings"} {
-		// Chunked uploads, 100-continue and protocol switches:
-		// net/http's.
-		if _, ok := h[k]; ok {
+	*rh = rawHead{method: method, target: target, url: u, fields: fields}
+	hosts, lengths := 0, 0
+	pragma, cacheControl, firstPragma := false, false, ""
+	var values []string // the map's values share one backing array, as textproto's do
+	if h != nil {
+		values = make([]string, 0, strings.Count(fields, "\n")-1)
+	}
+	var one [1]string
+	for f := fields; ; {
+		name, value, next, ok := NextField(f)
+		if !ok {
 			return false
 		}
-	}
-	hosts := h["Host"]
-	if len(hosts) != 1 || !httpguts.ValidHostHeader(hosts[0]) {
-		return false
-	}
-	host := hosts[0]
-	var contentLength int64
-	if cl := h["Content-Length"]; len(cl) > 1 {
-		return false
-	} else if len(cl) == 1 {
-		if contentLength, ok = ParseLength(cl[0]); !ok {
+		if next == "" && name == "" {
+			break
+		}
+		f = next
+		key := name
+		if h != nil {
+			if key, ok = canonicalKey(name); !ok {
+				return false
+			}
+		} else if !isToken(name) {
 			return false
 		}
+		switch {
+		case fieldIs(key, "Host"):
+			hosts++
+			rh.host = value
+		case fieldIs(key, "Content-Length"):
+			lengths++
+			if rh.contentLength, ok = ParseLength(value); !ok {
+				return false
+			}
+		case fieldIs(key, "Transfer-Encoding"), fieldIs(key, "Expect"), fieldIs(key, "Upgrade"), fieldIs(key, "Http2-Settings"):
+			// Chunked uploads, 100-continue and protocol switches:
+			// net/http's.
+			return false
+		case fieldIs(key, "Connection"):
+			one[0] = value
+			if httpguts.HeaderValuesContainsToken(one[:], "upgrade") {
+				return false
+			}
+			if httpguts.HeaderValuesContainsToken(one[:], "close") {
+				rh.close = true
+			}
+		case fieldIs(key, "Pragma"):
+			if !pragma {
+				pragma, firstPragma = true, value
+			}
+		case fieldIs(key, "Cache-Control"):
+			cacheControl = true
+		}
+		if h != nil && key != "Host" {
+			if vv, seen := h[key]; seen {
+				h[key] = append(vv, value)
+			} else {
+				values = append(values, value)
+				n := len(values)
+				h[key] = values[n-1 : n : n]
+			}
+		}
 	}
-	if httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade") {
+	if hosts != 1 || lengths > 1 || !httpguts.ValidHostHeader(rh.host) {
 		return false
 	}
-	delete(h, "Host")
-	FixPragma(h)
-	*req = http.Request{
-		Method:        internMethod(method),
-		URL:           u,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Host:          host,
-		RequestURI:    target,
-		ContentLength: contentLength,
-		Close:         httpguts.HeaderValuesContainsToken(h["Connection"], "close"),
-	}
+	rh.pragmaNoCache = pragma && firstPragma == "no-cache" && !cacheControl
 	return true
+}
+
+// fieldIs compares a header name as sent with a canonical one.
+func fieldIs(name, canonical string) bool {
+	return len(name) == len(canonical) && (name == canonical || strings.EqualFold(name, canonical))
+}
+
+// NextField splits the first header line off fields (header lines, each
+// CRLF-terminated, ending with the empty line): its name as sent, its
+// value trimmed, and the lines after it. At the empty line it returns
+// empty name and rest. ok is false for what net/http would refuse or
+// read differently: no colon, a name that starts with a space (a
+// continuation line), a control character in the value, a bare LF, or
+// anything after the empty line. The name is not checked to be a token.
+func NextField(fields string) (name, value, rest string, ok bool) {
+	end := indexByteString(fields, '\n')
+	if end < 1 || fields[end-1] != '\r' {
+		return "", "", "", false
+	}
+	line := fields[:end-1]
+	rest = fields[end+1:]
+	if line == "" {
+		return "", "", "", rest == ""
+	}
+	colon := indexByteString(line, ':')
+	if colon <= 0 {
+		return "", "", "", false // also a continuation line: it starts with a space
+	}
+	value = trimSpaceTab(line[colon+1:])
+	if !validValue(value) {
+		return "", "", "", false
+	}
+	if rest == "" {
+		return "", "", "", false // no empty line at the end
+	}
+	return line[:colon], value, rest, true
 }
 
 // ParseHeader parses header lines (each CRLF-terminated, up to and
 // including the empty line that ends them, which must end s) as net/http
 // reads them: canonical names, values trimmed, several lines of one
 // name in order. It reports false for anything net/http would refuse or
-// read differently: a name that is not a token, a control character in
-// a value, a continuation line, a bare LF, more than maxHeaderLines.
-// Values are slices of s.
+// read differently (see NextField; and a name that is not a token, more
+// than maxHeaderLines). Values are slices of s.
 func ParseHeader(s string) (http.Header, bool) {
 	lines := strings.Count(s, "\n") - 1
 	if lines < 0 || lines > maxHeaderLines {
@@ -119,27 +225,17 @@ func ParseHeader(s string) (http.Header, bool) {
 	}
 	h := make(http.Header, lines)
 	values := make([]string, lines) // one backing array, as textproto does
-	pos := 0
 	for n := 0; ; n++ {
-		end := indexByteString(s[pos:], '\n')
-		if end < 1 || s[pos+end-1] != '\r' {
-			return nil, false
-		}
-		line := s[pos : pos+end-1]
-		pos += end + 1
-		if line == "" {
-			break
-		}
-		colon := indexByteString(line, ':')
-		if colon <= 0 {
-			return nil, false // also a continuation line: it starts with a space
-		}
-		key, ok := canonicalKey(line[:colon])
+		name, value, rest, ok := NextField(s)
 		if !ok {
 			return nil, false
 		}
-		value := trimSpaceTab(line[colon+1:])
-		if !validValue(value) {
+		if name == "" {
+			break
+		}
+		s = rest
+		key, ok := canonicalKey(name)
+		if !ok {
 			return nil, false
 		}
 		if vv, seen := h[key]; seen {
@@ -149,11 +245,12 @@ func ParseHeader(s string) (http.Header, bool) {
 			h[key] = values[n : n+1 : n+1]
 		}
 	}
-	if pos != len(s) {
-		return nil, false
-	}
 	return h, true
 }
+
+// CanonicalKey is a header name in net/http's canonical form, without a
+// copy when it already is; false when it is not a token.
+func CanonicalKey(name string) (string, bool) { return canonicalKey(name) }
 
 // FixPragma carries an HTTP/1.0 "Pragma: no-cache" over to
 // Cache-Control when there is none, as net/http does for every message
