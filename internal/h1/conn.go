@@ -45,6 +45,7 @@ type conn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	res      response    // the answer being written, reused
+	x        Exchange    // the request offered to Server.Raw, reused
 	header   http.Header // its header map, cleared and reused
 	accepted time.Time
 	state    atomic.Int32 // http.ConnState
@@ -123,13 +124,12 @@ func (c *conn) serve() {
 		if err != nil {
 			return
 		}
-		var parsed http.Request
-		if !parseHead(head, &parsed) {
+		keep, fallback := c.serveHead(head)
+		if fallback {
 			handedOver = c.handOver()
 			return
 		}
-		c.r += len(head)
-		if !c.serveRequest(parsed.WithContext(c.ctx)) {
+		if !keep {
 			return
 		}
 		c.setState(http.StateIdle)
@@ -137,6 +137,27 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// serveHead serves the request whose head is head: through the Raw
+// handler if it takes it, else through Handler. keep: the connection
+// carries another request; fallback: net/http must have the connection.
+func (c *conn) serveHead(head []byte) (keep, fallback bool) {
+	if c.srv.Raw != nil {
+		var rh rawHead
+		if !scanHead(head, &rh, nil) {
+			return false, true
+		}
+		if served, keep := c.serveRaw(head, &rh); served {
+			return keep, false
+		}
+	}
+	var parsed http.Request
+	if !parseHead(head, &parsed) {
+		return false, true
+	}
+	c.r += len(head)
+	return c.serveRequest(parsed.WithContext(c.ctx)), false
 }
 
 // readHead waits for the next request and returns its head (up to and

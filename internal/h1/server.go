@@ -43,6 +43,10 @@ type Server struct {
 	IdleTimeout       time.Duration // between requests; 0: ReadHeaderTimeout
 	ConnState         func(net.Conn, http.ConnState)
 	ErrorLog          *log.Logger
+	// Raw, when set, is offered every request this server serves before
+	// an http.Request is built for it (see Exchange); the requests it
+	// declines go to Handler.
+	Raw func(*Exchange) bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

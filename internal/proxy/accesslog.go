@@ -85,12 +85,46 @@ func (l *accessLog) flushLocked() {
 
 var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// logEntry is what an access line tells of a request, filled by the
+// handler path (ServeHTTP) and the raw path (fastpath.go) alike.
+type logEntry struct {
+	host, path, query, method, proto string
+	tls                              bool
+	peer                             string // the client's address, host:port
+	requestID, userAgent, reqType    string
+	forwardedFor                     string // the client's own X-Forwarded-For, if any
+	reqLength                        int64
+	respBytes                        int64
+	respType                         string
+	// The headers the service asked to log are looked up here.
+	reqHeader, respHeader headerSource
+}
+
+// headerSource gives a header's first value by name, in any case.
+type headerSource interface{ get(name string) string }
+
+// headerMap is an http.Header as a headerSource.
+type headerMap http.Header
+
+func (h headerMap) get(name string) string { return http.Header(h).Get(name) }
+
+// requestLogEntry is the access line's view of a request served
+// through the handler.
+func requestLogEntry(r *http.Request, sw *statusWriter) logEntry {
+	return logEntry{host: r.Host, path: r.URL.Path, query: r.URL.RawQuery, method: r.Method, proto: r.Proto,
+		tls: r.TLS != nil, peer: r.RemoteAddr, requestID: headerValue(r.Header, "X-Request-Id"),
+		userAgent: headerValue(r.Header, "User-Agent"), reqType: headerValue(r.Header, "Content-Type"),
+		forwardedFor: headerValue(r.Header, "X-Forwarded-For"), reqLength: r.ContentLength,
+		respBytes: sw.bytes, respType: headerValue(sw.Header(), "Content-Type"),
+		reqHeader: headerMap(r.Header), respHeader: headerMap(sw.Header())}
+}
+
 // logRequest writes one JSON access line, with the headers the service
 // asked for as req_<name> and resp_<name>.
-func (s *Server) logRequest(r *http.Request, w *statusWriter, info *requestInfo, status int, at time.Time, elapsed time.Duration) {
-	clientIP, clientPort := splitHostPort(r.RemoteAddr)
+func (s *Server) logRequest(e *logEntry, info *requestInfo, status int, at time.Time, elapsed time.Duration) {
+	clientIP, clientPort := splitHostPort(e.peer)
 	scheme := "http"
-	if r.TLS != nil {
+	if e.tls {
 		scheme = "https"
 	}
 	bp := lineBuffers.Get().(*[]byte)
@@ -98,31 +132,31 @@ func (s *Server) logRequest(r *http.Request, w *statusWriter, info *requestInfo,
 	b = append(b, `{"time":"`...)
 	b = at.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"INFO","msg":"Request"`...)
-	b = jsonString(b, "host", r.Host)
-	b = jsonString(b, "path", r.URL.Path)
-	b = jsonString(b, "query", r.URL.RawQuery)
-	b = jsonString(b, "method", r.Method)
+	b = jsonString(b, "host", e.host)
+	b = jsonString(b, "path", e.path)
+	b = jsonString(b, "query", e.query)
+	b = jsonString(b, "method", e.method)
 	b = jsonInt(b, "status", int64(status))
 	b = jsonString(b, "service", info.service)
 	b = jsonString(b, "target", info.target)
 	b = jsonInt(b, "duration", elapsed.Nanoseconds())
-	b = jsonString(b, "request_id", headerValue(r.Header, "X-Request-Id"))
-	b = jsonInt(b, "req_content_length", r.ContentLength)
-	b = jsonString(b, "req_content_type", headerValue(r.Header, "Content-Type"))
-	b = jsonInt(b, "resp_content_length", w.bytes)
-	b = jsonString(b, "resp_content_type", headerValue(w.Header(), "Content-Type"))
+	b = jsonString(b, "request_id", e.requestID)
+	b = jsonInt(b, "req_content_length", e.reqLength)
+	b = jsonString(b, "req_content_type", e.reqType)
+	b = jsonInt(b, "resp_content_length", e.respBytes)
+	b = jsonString(b, "resp_content_type", e.respType)
 	b = jsonString(b, "client_addr", clientIP)
 	b = jsonString(b, "client_port", clientPort)
-	b = jsonString(b, "remote_addr", remoteAddr(r, clientIP))
-	b = jsonString(b, "user_agent", headerValue(r.Header, "User-Agent"))
-	b = jsonString(b, "proto", r.Proto)
+	b = jsonString(b, "remote_addr", remoteAddr(e.forwardedFor, clientIP))
+	b = jsonString(b, "user_agent", e.userAgent)
+	b = jsonString(b, "proto", e.proto)
 	b = jsonString(b, "scheme", scheme)
 	if o := info.opts; o != nil {
 		for _, h := range o.logReqHeaders {
-			b = appendJSONString(headerLogKey(b, "req_", h), r.Header.Get(h))
+			b = appendJSONString(headerLogKey(b, "req_", h), e.reqHeader.get(h))
 		}
 		for _, h := range o.logRespHeaders {
-			b = appendJSONString(headerLogKey(b, "resp_", h), w.Header().Get(h))
+			b = appendJSONString(headerLogKey(b, "resp_", h), e.respHeader.get(h))
 		}
 	}
 	b = append(b, "}\n"...)

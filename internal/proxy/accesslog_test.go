@@ -47,7 +47,8 @@ func TestAccessLog_SameFieldsAsSlog(t *testing.T) {
 
 		var got bytes.Buffer
 		s := &Server{access: accessLog{w: &got}}
-		s.logRequest(r, sw, info, 201, at, 1500*time.Microsecond)
+		e := requestLogEntry(r, sw)
+		s.logRequest(&e, info, 201, at, 1500*time.Microsecond)
 
 		var want bytes.Buffer
 		slogRequest(slog.New(slog.NewJSONHandler(&want, nil)), r, sw, info, 201, at, 1500*time.Microsecond)
@@ -87,7 +88,7 @@ func slogRequest(l *slog.Logger, r *http.Request, w *statusWriter, info *request
 		slog.String("request_id", r.Header.Get("X-Request-ID")), slog.Int64("req_content_length", r.ContentLength),
 		slog.String("req_content_type", r.Header.Get("Content-Type")), slog.Int64("resp_content_length", w.bytes),
 		slog.String("resp_content_type", w.Header().Get("Content-Type")), slog.String("client_addr", clientIP),
-		slog.String("client_port", clientPort), slog.String("remote_addr", remoteAddr(r, clientIP)),
+		slog.String("client_port", clientPort), slog.String("remote_addr", remoteAddr(r.Header.Get("X-Forwarded-For"), clientIP)),
 		slog.String("user_agent", r.UserAgent()), slog.String("proto", r.Proto), slog.String("scheme", scheme),
 		slog.String("req_x_custom", r.Header.Get("X-Custom")), slog.String("resp_cache_control", w.Header().Get("Cache-Control")),
 		slog.String("resp_x_missing", ""),
@@ -119,7 +120,8 @@ func BenchmarkAccessLog(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			s.logRequest(r, sw, info, 200, time.Now(), time.Millisecond)
+			e := requestLogEntry(r, sw)
+			s.logRequest(&e, info, 200, time.Now(), time.Millisecond)
 		}
 	})
 	b.Run("slog", func(b *testing.B) {

@@ -42,40 +42,46 @@ func (st *serviceState) forward(w http.ResponseWriter, r *http.Request, a *attem
 		host = a.claim.target.addr // an HTTP/1.0 client sent none: as net/http.Transport does
 	}
 	u := &a.up
-	*u = upstreamRequest{ctx: a.ctx, att: a, req: r, method: r.Method, uri: requestURI(r, a), host: host,
+	*u = upstreamRequest{ctx: a.ctx, att: a, req: r, method: r.Method, uri: requestURI(r.URL, a), host: host,
 		header: r.Header, direct: true, connTokens: connectionTokens(r.Header), getBody: r.GetBody, w1xx: w}
 	if u.body = r.Body; u.body == http.NoBody || r.ContentLength == 0 {
 		u.body, u.getBody = nil, nil
 	} else {
 		u.length = r.ContentLength
 	}
-	u.add("X-Forwarded-For", xff)
-	u.add("X-Forwarded-Proto", proto)
-	u.add("X-Forwarded-Host", fhost)
-	u.add("X-Kamal-Target", a.claim.target.addr)
+	u.addForwarding(xff, proto, fhost, a.claim.target.addr)
 	if headerHasToken(r.Header, "Te", "trailers") {
 		u.add("Te", "trailers")
 	}
 
-	var resp *http.Response
-	var err error
-	for {
-		resp, err = st.transport.sync.do(u, a.claim.target.addr)
-		if err == nil || !isDialError(err) || a.err() != nil || !a.next() {
-			break
-		}
-		// Refused: nothing was sent, so the next target gets the request.
-		u.extra[7] = a.claim.target.addr
-		if u.getBody != nil {
-			if u.body, err = u.getBody(); err != nil {
-				break
-			}
-		}
-	}
+	resp, err := st.roundTrip(u, a)
 	if err != nil {
 		st.forwardError(w, a, err)
 		return
 	}
+	st.forwardResponse(w, a, resp)
+}
+
+// roundTrip sends u to the attempt's target on the synchronous client;
+// a refused connection moves it to the next target (nothing was sent).
+func (st *serviceState) roundTrip(u *upstreamRequest, a *attempt) (*http.Response, error) {
+	for {
+		resp, err := st.transport.sync.do(u, a.claim.target.addr)
+		if err == nil || !isDialError(err) || a.err() != nil || !a.next() {
+			return resp, err
+		}
+		u.extra[kamalTargetValue] = a.claim.target.addr
+		if u.getBody != nil {
+			if u.body, err = u.getBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// forwardResponse passes the target's answer on to the client, as
+// ReverseProxy does (see forward).
+func (st *serviceState) forwardResponse(w http.ResponseWriter, a *attempt, resp *http.Response) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Not asked for (Upgrade is hop-by-hop and was not sent).
 		resp.Body.Close()
@@ -146,12 +152,12 @@ func (st *serviceState) forwardError(w http.ResponseWriter, a *attempt, err erro
 
 // requestURI is the target to send upstream: the path after prefix
 // stripping, escaped as the client had it, and the query (see cleanQuery).
-func requestURI(r *http.Request, a *attempt) string {
-	query := cleanQuery(r.URL.RawQuery)
-	if a.path == r.URL.Path && a.raw == r.URL.RawPath && query == r.URL.RawQuery {
-		return r.URL.RequestURI() // nothing stripped nor dropped: no copy
+func requestURI(in *url.URL, a *attempt) string {
+	query := cleanQuery(in.RawQuery)
+	if a.path == in.Path && a.raw == in.RawPath && query == in.RawQuery {
+		return in.RequestURI() // nothing stripped nor dropped: no copy
 	}
-	u := *r.URL
+	u := *in
 	u.Path, u.RawPath, u.RawQuery = a.path, a.raw, query
 	return u.RequestURI()
 }
@@ -260,25 +266,37 @@ func headerValue(h http.Header, key string) string {
 // front) the client's values are kept and the peer address appended;
 // otherwise they are rebuilt from the connection, so clients cannot spoof them.
 func forwardedValues(in *http.Request, trust bool) (xff, proto, host string) {
-	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
+	prior := ""
+	if p := in.Header["X-Forwarded-For"]; len(p) > 0 {
+		prior = strings.Join(p, ", ")
+	}
+	return forwardedFrom(in.RemoteAddr, in.TLS != nil, in.Host, prior,
+		headerValue(in.Header, "X-Forwarded-Proto"), headerValue(in.Header, "X-Forwarded-Host"), trust)
+}
+
+// forwardedFrom is forwardedValues from the request's parts: the peer
+// address, TLS or not, the Host, and the client's own X-Forwarded-For
+// (its lines joined), X-Forwarded-Proto and X-Forwarded-Host.
+func forwardedFrom(peer string, tls bool, reqHost, priorFor, priorProto, priorHost string, trust bool) (xff, proto, host string) {
+	clientIP, _, err := net.SplitHostPort(peer)
 	if err != nil {
-		clientIP = in.RemoteAddr
+		clientIP = peer
 	}
 	proto = "http"
-	if in.TLS != nil {
+	if tls {
 		proto = "https"
 	}
-	host = in.Host
+	host = reqHost
 	xff = clientIP
 	if trust {
-		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-			xff = strings.Join(prior, ", ") + ", " + clientIP
+		if priorFor != "" {
+			xff = priorFor + ", " + clientIP
 		}
-		if v := headerValue(in.Header, "X-Forwarded-Proto"); v != "" {
-			proto = v
+		if priorProto != "" {
+			proto = priorProto
 		}
-		if v := headerValue(in.Header, "X-Forwarded-Host"); v != "" {
-			host = v
+		if priorHost != "" {
+			host = priorHost
 		}
 	}
 	return xff, proto, host

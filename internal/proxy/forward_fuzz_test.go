@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -77,6 +78,13 @@ func FuzzForwardMatchesReverseProxy(f *testing.F) {
 		// Queries servers split differently: ReverseProxy drops what does not parse.
 		{"GET", "/q?b=2;c=3&a=1", "", nil, "", "q", selService(1)},
 		{"GET", "/q?z=1&x=%&y=%41", "", nil, "", "q", 0},
+		// Short plain answers, which the raw path copies as bytes.
+		{"GET", "/raw", "User-Agent: wrk\nAccept: */*", nil, "Content-Type: application/json\nX-Multi: a\nX-Multi: b", `{"ok":true}`, 0},
+		{"GET", "/raw?x=1", "X-Request-ID: mine\nX-Forwarded-For: 203.0.113.9\nPragma: no-cache", nil,
+			"content-type: text/plain\nkeep-alive: timeout=5\nconnection: keep-alive\nDate: Mon, 01 Jan 2024 00:00:00 GMT", "lower", selService(2)},
+		{"POST", "/api/raw", "Content-Type: application/x-www-form-urlencoded\nIdempotency-Key: k", []byte("a=1"),
+			"Content-Type: text/plain\nConnection: close", "made", selService(1) | selStatus(1) | selWarm},
+		{"GET", "/raw-empty", "Connection: close", nil, "X-Empty: ", "", selStatus(5)},
 		{"PATCH", "/p?a=%zz", "Connection: close\nConnection: keep-alive", nil, "Content-Type: text/event-stream", "data: 1\n\n",
 			selFraming(fChunked) | selWarm | selInterim(1)},
 	} {
@@ -89,13 +97,19 @@ func FuzzForwardMatchesReverseProxy(f *testing.F) {
 		if in == nil {
 			t.Skip("not a request net/http's server would hand to the proxy")
 		}
-		want := fz.exchange(t, in, false)
+		want := fz.exchange(t, in, pathReverseProxy)
 		if want.rejected {
 			// net/http's server answered before the handler: the same on
 			// both paths, which never saw the request.
 			t.Skip("rejected by net/http's server")
 		}
-		got := fz.exchange(t, in, true)
+		got := fz.exchange(t, in, pathDirect)
+		// The raw path (fastpath.go) answers exactly as the handler's
+		// direct path: no race to forgive between those two.
+		raw := fz.exchange(t, in, pathRaw)
+		if diff := got.diffFrom("direct", raw, "raw"); diff != "" {
+			t.Fatalf("the raw path differs from the direct path for\n%s\n%s", in.raw, diff)
+		}
 		if in.streamed && got.status == in.status {
 			// A streamed answer (no length): ReverseProxy's head goes out
 			// on a timer that races its first body write and its end, so
@@ -153,19 +167,41 @@ var fuzzStatuses = [16]int{200, 201, 204, 205, 304, 404, 500, 101, 302, 599, 410
 var fuzzServices = [4]struct{ host, prefix string }{{"a.test", ""}, {"b.test", "/api"}, {"c.test", ""}, {"a.test", ""}}
 
 type forwardFuzz struct {
-	s *Server
-	b *recordingBackend
+	s   *Server
+	b   *recordingBackend
+	log *takeBuffer
 }
 
 func newForwardFuzz(f *testing.F) *forwardFuzz {
 	b := newRecordingBackend(f)
-	s := startProxy(f)
+	log := &takeBuffer{}
+	s := startProxy(f, func(c *Config) { c.AccessLog = log })
 	strip, no := true, false
 	deploy(f, s, "a", api.ServiceOptions{Hosts: []string{"a.test"}, BufferRequests: true, BufferResponses: true}, b.addr())
 	deploy(f, s, "b", api.ServiceOptions{Hosts: []string{"b.test"}, PathPrefixes: []string{"/api"}, StripPathPrefix: &strip,
 		BufferRequests: true}, b.addr())
 	deploy(f, s, "c", api.ServiceOptions{Hosts: []string{"c.test"}, BufferRequests: true, ForwardHeaders: &no}, b.addr())
-	return &forwardFuzz{s: s, b: b}
+	return &forwardFuzz{s: s, b: b, log: log}
+}
+
+// takeBuffer collects what the proxy writes, for the test to take.
+type takeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (t *takeBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.Write(p)
+}
+
+func (t *takeBuffer) take() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.b.String()
+	t.b.Reset()
+	return s
 }
 
 // fuzzInput is one request and the backend's answer to it.
@@ -350,6 +386,7 @@ type fuzzResult struct {
 	trailer  http.Header
 	failed   string // where the client's read failed: "", "head" or "body"
 	after    string // a plain request on the same service afterwards
+	log      []string // the access lines, less what differs by nature
 	rejected bool
 }
 
@@ -362,6 +399,9 @@ func (r fuzzResult) String() string {
 	}
 	fmt.Fprintf(&b, "  client: interim=%q status=%d failed=%q body=%q after=%q\n    header:%s\n    trailer:%s\n",
 		r.interim, r.status, r.failed, r.body, r.after, sortedHeader(r.header), sortedHeader(r.trailer))
+	for _, l := range r.log {
+		fmt.Fprintf(&b, "  log: %s\n", l)
+	}
 	return b.String()
 }
 
@@ -378,7 +418,9 @@ func sortedHeader(h http.Header) string {
 	return b.String()
 }
 
-func (r fuzzResult) diff(o fuzzResult) string {
+func (r fuzzResult) diff(o fuzzResult) string { return r.diffFrom("ReverseProxy", o, "direct") }
+
+func (r fuzzResult) diffFrom(rName string, o fuzzResult, oName string) string {
 	norm := func(h http.Header) http.Header {
 		if len(h) == 0 {
 			return nil
@@ -402,15 +444,26 @@ func (r fuzzResult) diff(o fuzzResult) string {
 	if reflect.DeepEqual(r, o) {
 		return ""
 	}
-	return "ReverseProxy:\n" + r.String() + "direct:\n" + o.String()
+	return rName + ":\n" + r.String() + oName + ":\n" + o.String()
 }
+
+// The paths a request can take through the proxy.
+type proxyPath int
+
+const (
+	pathReverseProxy proxyPath = iota // the handler, on httputil.ReverseProxy and net/http.Transport
+	pathDirect                        // the handler, on forward and the synchronous client
+	pathRaw                           // the raw path where it takes the request, else pathDirect
+)
 
 // exchange sends in through the proxy on one path and returns what both
 // ends saw.
-func (fz *forwardFuzz) exchange(t *testing.T, in *fuzzInput, direct bool) fuzzResult {
+func (fz *forwardFuzz) exchange(t *testing.T, in *fuzzInput, path proxyPath) fuzzResult {
 	t.Helper()
 	defer func(old bool) { useSyncUpstream = old }(useSyncUpstream)
-	useSyncUpstream = direct
+	useSyncUpstream = path != pathReverseProxy
+	fz.s.rawOff.Store(path != pathRaw)
+	defer fz.s.rawOff.Store(false)
 	// Each path starts with no kept connection, so whether the request
 	// goes on a reused one is the input's choice, not the history's.
 	fz.closeIdle()
@@ -434,7 +487,35 @@ func (fz *forwardFuzz) exchange(t *testing.T, in *fuzzInput, direct bool) fuzzRe
 		res.header.Del("Date")
 	}
 	res.after = fz.plain(t, in)
+	res.log = fz.logLines(in)
 	return res
+}
+
+// logLines takes the access lines written since the last call, without
+// their time, duration and a generated request id.
+func (fz *forwardFuzz) logLines(in *fuzzInput) []string {
+	fz.s.access.flush()
+	text := fz.log.take()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line == "" || strings.Contains(line, `"path":"/up"`) {
+			continue // health checks come when they come
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			out = append(out, "not JSON: "+line)
+			continue
+		}
+		delete(m, "time")
+		delete(m, "duration")
+		delete(m, "client_port")
+		if !in.idSent || strings.Contains(line, "/__plain") {
+			delete(m, "request_id")
+		}
+		b, _ := json.Marshal(m) // sorted keys
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // plain sends a GET the backend answers "ok" to, on the input's service.

@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// remoteAddr is the client as far as the proxy can tell: the first
-// X-Forwarded-For entry when one came in, else the peer.
-func remoteAddr(r *http.Request, peer string) string {
-	if xff := headerValue(r.Header, "X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
+// remoteAddr is the client as far as the proxy can tell: the first entry
+// of the X-Forwarded-For that came in, if any, else the peer.
+func remoteAddr(forwardedFor, peer string) string {
+	if forwardedFor != "" {
+		first, _, _ := strings.Cut(forwardedFor, ",")
 		return strings.TrimSpace(first)
 	}
 	return peer

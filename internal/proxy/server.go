@@ -104,6 +104,9 @@ type Server struct {
 	connsMu    sync.Mutex
 	connStates map[net.Conn]http.ConnState
 	idle       atomic.Int64
+	// rawOff sends every request through the handler, none on the raw
+	// path (fastpath.go): FERRY_PROXY_FRONT=h1, and tests comparing the two.
+	rawOff atomic.Bool
 }
 
 // Server timeouts. Headers must arrive promptly (slow-loris); idle
@@ -142,6 +145,7 @@ func New(cfg Config) (*Server, error) {
 		connStates: map[net.Conn]http.ConnState{},
 	}
 	s.table.Store(buildTable(s.services))
+	s.rawOff.Store(handlerOnly)
 	certs, err := newCertManager(s)
 	if err != nil {
 		return nil, err
@@ -174,7 +178,7 @@ func (s *Server) Start() error {
 			s.serve(srv, s.httpLn)
 		} else {
 			s.serveFront(&h1.Server{Handler: h, Fallback: srv, ReadHeaderTimeout: srv.ReadHeaderTimeout,
-				IdleTimeout: srv.IdleTimeout, ConnState: s.trackConn, ErrorLog: s.errorLog}, s.httpLn)
+				IdleTimeout: srv.IdleTimeout, ConnState: s.trackConn, ErrorLog: s.errorLog, Raw: s.serveRaw}, s.httpLn)
 		}
 	}
 	if s.cfg.HTTPSListener != nil || s.cfg.HTTPSAddr != "" {
@@ -243,6 +247,11 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 // the h1 front end (FERRY_PROXY_FRONT=net/http): for comparing the two
 // in benchmarks, and as a way out should the front end misbehave.
 var netHTTPOnly = os.Getenv("FERRY_PROXY_FRONT") == "net/http"
+
+// handlerOnly keeps the h1 front end but sends every request through
+// the handler, without the raw path (FERRY_PROXY_FRONT=h1): the same
+// comparison, one layer down.
+var handlerOnly = os.Getenv("FERRY_PROXY_FRONT") == "h1"
 
 // serveFront serves plain HTTP through the h1 front end, which answers
 // the common HTTP/1.1 request itself and hands the rest (h2c, upgrades,
@@ -418,20 +427,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*errorPages)(nil).write(sw, http.StatusNotFound, "")
 	} else {
 		info.opts = svc.state.Load().opts
-		s.metrics.inFlight(svc.name, 1)
-		svc.serve(sw, r, info, prefix)
-		s.metrics.inFlight(svc.name, -1)
+		s.serveCounted(svc, sw, r, info, prefix)
 	}
-	status := sw.status
-	if info.status != 0 && (status == 0 || info.status == 499 || info.status == http.StatusSwitchingProtocols) {
-		status = info.status
-	}
-	if status == 0 {
-		status = http.StatusOK
-	}
+	status := finalStatus(sw.status, info.status)
 	elapsed := time.Since(start)
 	s.metrics.observe(info.service, r.Method, status, elapsed)
-	s.logRequest(r, sw, info, status, start.Add(elapsed), elapsed)
+	e := requestLogEntry(r, sw)
+	s.logRequest(&e, info, status, start.Add(elapsed), elapsed)
+}
+
+// serveCounted is svc.serve counted in flight, until it returns or
+// panics (an answer cut short aborts the handler).
+func (s *Server) serveCounted(svc *Service, w http.ResponseWriter, r *http.Request, info *requestInfo, prefix string) {
+	s.metrics.inFlight(svc.name, 1)
+	defer s.metrics.inFlight(svc.name, -1)
+	svc.serve(w, r, info, prefix)
 }
 
 func newRequestID() string {

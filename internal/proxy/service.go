@@ -219,11 +219,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 		// body and send it slowly, holding memory it has not used.
 		buf, err := readBody(r.Body, o.bufferMemory, o.MaxRequestBody)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
-				st.pages.write(w, http.StatusRequestEntityTooLarge, "")
-			} else {
-				st.pages.write(w, http.StatusBadRequest, "")
-			}
+			st.pages.write(w, bodyErrorStatus(err), "")
 			return
 		}
 		defer buf.Close()
@@ -252,19 +248,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	}
 	a.body, _ = r.Body.(*clientBody)
 	a.path, a.raw = stripPrefix(r.URL, prefix, o.strip)
-	for range 3 {
-		a.group = st.active
-		if st.rollout != nil && st.split.matches(r) {
-			a.group = st.rollout
-		}
-		if a.claim = a.group.claim(a.cancel, nil); a.claim != nil {
-			break
-		}
-		// Every target refused: a deploy swapped the group and is
-		// draining this one. Read the new state and try again.
-		st = s.state.Load()
-	}
-	if a.claim == nil {
+	if st = s.claim(st, a, r); a.claim == nil {
 		st.pages.write(w, http.StatusServiceUnavailable, "")
 		return
 	}
@@ -295,6 +279,25 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	if a.status != 0 {
 		info.status = a.status
 	}
+}
+
+// claim claims a target for a (from the canary group when r is in the
+// rollout split; r nil: never), leaving a.claim nil if none would take
+// the request, and returns the state it claimed from.
+func (s *Service) claim(st *serviceState, a *attempt, r *http.Request) *serviceState {
+	for range 3 {
+		a.group = st.active
+		if st.rollout != nil && r != nil && st.split.matches(r) {
+			a.group = st.rollout
+		}
+		if a.claim = a.group.claim(a.cancel, nil); a.claim != nil {
+			return st
+		}
+		// Every target refused: a deploy swapped the group and is
+		// draining this one. Read the new state and try again.
+		st = s.state.Load()
+	}
+	return st
 }
 
 func (s *Service) redirect(w http.ResponseWriter, r *http.Request, scheme, host string) {

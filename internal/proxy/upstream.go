@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ferry-deploy/ferry/internal/h1"
 )
 
 // syncTransport is the proxy's HTTP/1.1 client for requests whose body is
@@ -109,12 +111,19 @@ type upstreamRequest struct {
 	// proxy sets itself (in extra) are left out as it is written.
 	direct     bool
 	connTokens []string
-	extra      [10]string // key, value pairs written after header
+	extra      [14]string // key, value pairs written after header
 	nextra     int
 	body       io.ReadCloser // nil: no body
 	getBody    func() (io.ReadCloser, error)
 	length     int64
 	w1xx       http.ResponseWriter // informational answers go here; nil: to the context's httptrace
+
+	// The raw path's (fastpath.go): the client's header lines as sent,
+	// written in place of header; and a short answer, taken as bytes
+	// when one comes (at most shortMax long; 0: any that fits).
+	fields   string
+	short    *shortAnswer
+	shortMax int64
 }
 
 // err tells whether the request was given up (context.Canceled, or
@@ -144,6 +153,18 @@ type exchangeGuard interface{ end() bool }
 type stopFunc func() bool
 
 func (f stopFunc) end() bool { return f() }
+
+// addForwarding adds the headers the proxy sets on every forwarded
+// request, first, so that a retry on another target finds the target's
+// value at kamalTargetValue.
+func (u *upstreamRequest) addForwarding(xff, proto, host, target string) {
+	u.add("X-Forwarded-For", xff)
+	u.add("X-Forwarded-Proto", proto)
+	u.add("X-Forwarded-Host", host)
+	u.add("X-Kamal-Target", target)
+}
+
+const kamalTargetValue = 7 // extra's index of X-Kamal-Target's value
 
 func (u *upstreamRequest) add(key, value string) {
 	u.extra[u.nextra], u.extra[u.nextra+1] = key, value
@@ -424,6 +445,17 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 		}
 		return nil, fmt.Errorf("read response: %w", err)
 	}
+	if u.short != nil && u.method != http.MethodHead && u.short.take(uc.br, u.shortMax) {
+		if timeout > 0 && !uc.setReadDeadline(time.Time{}) {
+			u.short.taken = false
+			return nil, u.err()
+		}
+		u.short.uc, u.short.guard = uc, guard
+		if werr != nil {
+			u.short.reusable = false // the request did not go out whole
+		}
+		return nil, nil
+	}
 	var trace *httptrace.ClientTrace
 	if u.w1xx == nil {
 		trace = httptrace.ContextClientTrace(u.ctx)
@@ -507,9 +539,25 @@ func replayable(u *upstreamRequest) bool {
 	case "GET", "HEAD", "OPTIONS", "TRACE":
 		return true
 	}
-	_, key := u.header["Idempotency-Key"]
-	_, xkey := u.header["X-Idempotency-Key"]
-	return key || xkey
+	return u.has("Idempotency-Key") || u.has("X-Idempotency-Key")
+}
+
+// has tells whether the client's request has header k (canonical).
+func (u *upstreamRequest) has(k string) bool {
+	if _, ok := u.header[k]; ok {
+		return true
+	}
+	for f := u.fields; f != ""; {
+		name, _, rest, _ := h1.NextField(f)
+		if name == "" {
+			return false
+		}
+		if strings.EqualFold(name, k) {
+			return true
+		}
+		f = rest
+	}
+	return false
 }
 
 // isHopHeader: headers that concern one connection, never forwarded
@@ -561,15 +609,7 @@ func (uc *upstreamConn) writeRequest(u *upstreamRequest, body io.ReadCloser) err
 	bw.WriteString(u.host)
 	bw.WriteString("\r\n")
 	for k, vs := range u.header {
-		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
-			continue
-		case "Expect":
-			// The body is in hand and goes out at once: the client got
-			// its 100 Continue from the proxy when the body was read.
-			continue
-		}
-		if u.direct && (isHopHeader(k) || isForwardingHeader(k) || slices.Contains(u.connTokens, k)) {
+		if !u.forwards(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -578,6 +618,18 @@ func (uc *upstreamConn) writeRequest(u *upstreamRequest, body io.ReadCloser) err
 			}
 			writeHeaderLine(bw, k, v)
 		}
+	}
+	for f := u.fields; f != ""; {
+		name, v, rest, _ := h1.NextField(f) // h1 checked every line
+		if name == "" {
+			break
+		}
+		f = rest
+		k, _ := h1.CanonicalKey(name)
+		if !u.forwards(k) || k == "X-Request-Start" || v == "" && k == "User-Agent" {
+			continue // X-Request-Start: the proxy sets its own (see ServeHTTP)
+		}
+		writeHeaderLine(bw, k, v)
 	}
 	for i := 0; i < u.nextra; i += 2 {
 		writeHeaderLine(bw, u.extra[i], u.extra[i+1])
@@ -608,6 +660,23 @@ func (uc *upstreamConn) writeRequest(u *upstreamRequest, body io.ReadCloser) err
 		_ = body.Close()
 	}
 	return bw.Flush()
+}
+
+// forwards tells whether the client's header k (canonical) goes
+// upstream as it came: the framing headers are written from the body
+// itself, and on the direct path hop-by-hop headers, those the client's
+// Connection header names, and the forwarding headers the proxy sets
+// itself (in extra) are left out.
+func (u *upstreamRequest) forwards(k string) bool {
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
+		return false
+	case "Expect":
+		// The body is in hand and goes out at once: the client got
+		// its 100 Continue from the proxy when the body was read.
+		return false
+	}
+	return !u.direct || !isHopHeader(k) && !isForwardingHeader(k) && !slices.Contains(u.connTokens, k)
 }
 
 func writeHeaderLine(bw *bufio.Writer, k, v string) {
