@@ -82,28 +82,28 @@ func (s *Server) serveRaw(x *h1.Exchange) bool {
 	rr := &rawRequest{x: x, srv: s}
 	info := &rr.info
 	info.service, info.opts = svc.name, o
+	defer s.endRaw(rr, &c, start) // deferred, as in ServeHTTP
 	s.forwardRaw(rr, svc, st, prefix, &c, start)
+	return true
+}
 
+// endRaw counts and logs a request of the raw path.
+func (s *Server) endRaw(rr *rawRequest, c *clientFields, start time.Time) {
+	x := rr.x
+	u := x.URL()
 	e := logEntry{host: x.Host(), path: u.Path, query: u.RawQuery, method: x.Method(), proto: "HTTP/1.1",
 		peer: x.RemoteAddr(), requestID: c.requestID, userAgent: c.userAgent, reqType: c.contentType,
 		forwardedFor: c.forwardedFor, reqLength: x.ContentLength(), reqHeader: exchangeHeader{x}}
 	var status int
-	if rr.short.taken {
-		status = rr.short.code
-		e.respBytes = rr.short.bodyLen
-		e.respType = rr.short.get("Content-Type")
-		e.respHeader = &rr.short
+	if a := &rr.short; a.taken {
+		status = a.code
+		e.respBytes, e.respType, e.respHeader = a.bodyLen, a.get("Content-Type"), a
 	} else {
 		sw := rr.writer()
-		status = finalStatus(sw.status, info.status)
-		e.respBytes = sw.bytes
-		e.respType = headerValue(sw.Header(), "Content-Type")
-		e.respHeader = headerMap(sw.Header())
+		status = finalStatus(sw.status, rr.info.status)
+		e.respBytes, e.respType, e.respHeader = sw.bytes, headerValue(sw.Header(), "Content-Type"), headerMap(sw.Header())
 	}
-	elapsed := time.Since(start)
-	s.metrics.observe(svc.name, x.Method(), status, elapsed)
-	s.logRequest(&e, info, status, start.Add(elapsed), elapsed)
-	return true
+	s.endRequest(&e, &rr.info, status, start)
 }
 
 // forwardRaw is Service.serve and forward for a raw request.
@@ -118,7 +118,7 @@ func (s *Server) forwardRaw(rr *rawRequest, svc *Service, st *serviceState, pref
 		st.pages.write(rr.writer(), http.StatusServiceUnavailable, "")
 		return
 	}
-	defer func() { a.claim.release() }()
+	defer a.finish(info)
 	o := st.opts
 
 	u := &a.up
@@ -151,7 +151,6 @@ func (s *Server) forwardRaw(rr *rawRequest, svc *Service, st *serviceState, pref
 	}
 
 	resp, err := st.roundTrip(u, a)
-	info.target = a.claim.target.addr
 	switch {
 	case err != nil:
 		st.forwardError(rr.writer(), a, err)
@@ -159,9 +158,6 @@ func (s *Server) forwardRaw(rr *rawRequest, svc *Service, st *serviceState, pref
 		rr.answer(s.draining.Load())
 	default:
 		st.forwardResponse(rr.writer(), a, resp)
-	}
-	if a.status != 0 {
-		info.status = a.status
 	}
 }
 

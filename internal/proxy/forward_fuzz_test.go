@@ -487,15 +487,34 @@ func (fz *forwardFuzz) exchange(t *testing.T, in *fuzzInput, path proxyPath) fuz
 		res.header.Del("Date")
 	}
 	res.after = fz.plain(t, in)
-	res.log = fz.logLines(in)
+	lines := 2 // the request's and the plain one's after it
+	if in.warm {
+		lines++
+	}
+	res.log = fz.logLines(in, lines)
 	return res
 }
 
 // logLines takes the access lines written since the last call, without
-// their time, duration and a generated request id.
-func (fz *forwardFuzz) logLines(in *fuzzInput) []string {
-	fz.s.access.flush()
-	text := fz.log.take()
+// their time, duration and a generated request id, in sorted order: a
+// line is written once the handler returns, which may be after the
+// client had the whole answer (and sent the next request).
+func (fz *forwardFuzz) logLines(in *fuzzInput, want int) []string {
+	var text string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		fz.s.access.flush()
+		text += fz.log.take()
+		n := 0
+		for _, line := range strings.Split(text, "\n") {
+			if line != "" && !strings.Contains(line, `"path":"/up"`) {
+				n++
+			}
+		}
+		if n >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		if line == "" || strings.Contains(line, `"path":"/up"`) {
@@ -515,6 +534,7 @@ func (fz *forwardFuzz) logLines(in *fuzzInput) []string {
 		b, _ := json.Marshal(m) // sorted keys
 		out = append(out, string(b))
 	}
+	sort.Strings(out)
 	return out
 }
 

@@ -422,26 +422,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w),
 			timeout: orDefault(s.cfg.ClientBodyTimeout, clientBodyTimeout)}
 	}
+	// Deferred: an answer cut short aborts the handler with a panic
+	// (http.ErrAbortHandler), and that request is counted and logged too.
+	defer func() {
+		e := requestLogEntry(r, sw)
+		s.endRequest(&e, info, finalStatus(sw.status, info.status), start)
+	}()
 	svc, prefix := s.table.Load().lookup(r.Host, r.URL.Path)
 	if svc == nil {
 		(*errorPages)(nil).write(sw, http.StatusNotFound, "")
-	} else {
-		info.opts = svc.state.Load().opts
-		s.serveCounted(svc, sw, r, info, prefix)
+		return
 	}
-	status := finalStatus(sw.status, info.status)
-	elapsed := time.Since(start)
-	s.metrics.observe(info.service, r.Method, status, elapsed)
-	e := requestLogEntry(r, sw)
-	s.logRequest(&e, info, status, start.Add(elapsed), elapsed)
-}
-
-// serveCounted is svc.serve counted in flight, until it returns or
-// panics (an answer cut short aborts the handler).
-func (s *Server) serveCounted(svc *Service, w http.ResponseWriter, r *http.Request, info *requestInfo, prefix string) {
+	info.opts = svc.state.Load().opts
 	s.metrics.inFlight(svc.name, 1)
 	defer s.metrics.inFlight(svc.name, -1)
-	svc.serve(w, r, info, prefix)
+	svc.serve(sw, r, info, prefix)
+}
+
+// endRequest counts a request in the metrics and writes its access line.
+func (s *Server) endRequest(e *logEntry, info *requestInfo, status int, start time.Time) {
+	elapsed := time.Since(start)
+	s.metrics.observe(info.service, e.method, status, elapsed)
+	s.logRequest(e, info, status, start.Add(elapsed), elapsed)
 }
 
 func newRequestID() string {

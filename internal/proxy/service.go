@@ -252,16 +252,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 		st.pages.write(w, http.StatusServiceUnavailable, "")
 		return
 	}
-	defer func() { a.claim.release() }()
+	defer a.finish(info)
 
 	if direct {
 		// The direct path takes the attempt as an argument: no context
 		// value to allocate and look up.
 		st.forward(w, r, a)
-		info.target = a.claim.target.addr
-		if a.status != 0 {
-			info.status = a.status
-		}
 		return
 	}
 	ctx = context.WithValue(ctx, attemptKey{}, a)
@@ -275,10 +271,17 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, info *requestInf
 	} else {
 		st.proxy.ServeHTTP(w, r.WithContext(ctx))
 	}
+}
+
+// finish notes where the request went and how it ended, for the log, and
+// releases its target; deferred, so that it holds for a request whose
+// answer was aborted too.
+func (a *attempt) finish(info *requestInfo) {
 	info.target = a.claim.target.addr
 	if a.status != 0 {
 		info.status = a.status
 	}
+	a.claim.release()
 }
 
 // claim claims a target for a (from the canary group when r is in the
