@@ -384,8 +384,8 @@ type fuzzResult struct {
 	header   http.Header
 	body     string
 	trailer  http.Header
-	failed   string // where the client's read failed: "", "head" or "body"
-	after    string // a plain request on the same service afterwards
+	failed   string   // where the client's read failed: "", "head" or "body"
+	after    string   // a plain request on the same service afterwards
 	log      []string // the access lines, less what differs by nature
 	rejected bool
 }
