@@ -79,6 +79,7 @@ func (s *Server) serveRaw(x *h1.Exchange) bool {
 		c.requestID = newRequestID()
 		c.newID = true
 	}
+	s.rawServed.Add(1)
 	rr := &rawRequest{x: x, srv: s}
 	info := &rr.info
 	info.service, info.opts = svc.name, o

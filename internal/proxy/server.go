@@ -107,6 +107,9 @@ type Server struct {
 	// rawOff sends every request through the handler, none on the raw
 	// path (fastpath.go): FERRY_PROXY_FRONT=h1, and tests comparing the two.
 	rawOff atomic.Bool
+	// rawServed counts the requests the raw path served: tests check
+	// that it serves what it should, which its answers cannot show.
+	rawServed atomic.Uint64
 }
 
 // Server timeouts. Headers must arrive promptly (slow-loris); idle
