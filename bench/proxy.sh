@@ -142,6 +142,9 @@ start_ferry ferry
 # The same with plain HTTP on net/http's server instead of ferry's h1
 # front end: what the front end gains, in the same run.
 start_ferry ferry-nethttp FERRY_PROXY_FRONT=net/http
+# And on its own front end with every request through the handler (no
+# raw path): what the raw path gains.
+start_ferry ferry-h1 FERRY_PROXY_FRONT=h1
 
 # start_floor MODE DESCRIPTION: one of proxybench's Go floors, registered
 # under MODE's name.
@@ -392,6 +395,8 @@ def label(n):
         return "ferry proxy (buffering on)"
     if n == "ferry-nethttp":
         return "ferry proxy on net/http's server instead of its h1 front end (FERRY_PROXY_FRONT=net/http)"
+    if n == "ferry-h1":
+        return "ferry proxy on its h1 front end, every request through the handler, no raw path (FERRY_PROXY_FRONT=h1)"
     if n == "floor":
         return "floor: bare Go httputil.ReverseProxy (no buffering, logs or routing)"
     if n == "syncfloor":
