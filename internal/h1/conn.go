@@ -49,6 +49,9 @@ type conn struct {
 	header   http.Header // its header map, cleared and reused
 	accepted time.Time
 	state    atomic.Int32 // http.ConnState
+	// readDeadline is the read deadline setDeadline last set (Unix
+	// nanoseconds), 0 after any other.
+	readDeadline atomic.Int64
 
 	buf  []byte // read buffer: buf[r:w] is read and not yet used
 	r, w int
@@ -65,6 +68,7 @@ type conn struct {
 	watchByte  [1]byte
 	watchGot   bool                      // watchByte holds the first byte of the next request
 	gone       interface{ ClientGone() } // under watchMu: see WhenClientGone
+	left       bool                      // under watchMu: the watch saw the client leave
 }
 
 // connKey finds a request's connection in its context.
@@ -86,8 +90,12 @@ func newConn(s *Server, rwc net.Conn) *conn {
 }
 
 func (c *conn) setState(st http.ConnState) {
-	c.state.Store(int32(st))
-	c.srv.setState(c.rwc, st)
+	from := http.ConnState(c.state.Swap(int32(st)))
+	if f := c.srv.ConnStateChange; f != nil {
+		f(c.rwc, from, st)
+	} else {
+		c.srv.setState(c.rwc, st)
+	}
 }
 
 // errFallback: the connection goes to net/http.
@@ -211,12 +219,40 @@ func (c *conn) readHead(first bool) ([]byte, error) {
 	}
 }
 
+// setDeadline gives the client d to send what is read next. Lazily:
+// the deadline is moved only when it is not already between d and d
+// plus a little from now (see LazyDeadline), which spares a timer change
+// on nearly every request of a busy connection.
 func (c *conn) setDeadline(d time.Duration) {
-	if d > 0 {
-		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
-	} else {
-		_ = c.rwc.SetReadDeadline(time.Time{})
+	if d <= 0 {
+		_ = c.setReadDeadline(time.Time{})
+		return
 	}
+	if t, set := LazyDeadline(c.readDeadline.Load(), time.Now(), d); set {
+		c.readDeadline.Store(t.UnixNano())
+		_ = c.rwc.SetReadDeadline(t)
+	}
+}
+
+// setReadDeadline sets the read deadline to t exactly.
+func (c *conn) setReadDeadline(t time.Time) error {
+	c.readDeadline.Store(0) // unknown to setDeadline: its next call sets one
+	return c.rwc.SetReadDeadline(t)
+}
+
+// LazyDeadline decides a read deadline d from now for a connection whose
+// current one is current (Unix nanoseconds; 0: none or unknown): set
+// false when current already lies between d and d plus a slack from now,
+// else the deadline to set, d plus the slack. A timeout then fires at
+// most the slack (a sixteenth of d, at most a second) later than d, and
+// never earlier.
+func LazyDeadline(current int64, now time.Time, d time.Duration) (t time.Time, set bool) {
+	slack := min(d/16, time.Second)
+	want := now.Add(d).UnixNano()
+	if current >= want && current <= want+int64(slack) {
+		return time.Time{}, false
+	}
+	return now.Add(d + slack), true
 }
 
 // fill reads once into the free end of the buffer.
@@ -236,7 +272,7 @@ func (c *conn) fill() error {
 // fallback server.
 func (c *conn) handOver() bool {
 	pending := bytes.Clone(c.buf[c.r:c.w])
-	_ = c.rwc.SetReadDeadline(time.Time{})
+	_ = c.setReadDeadline(time.Time{})
 	c.srv.untrack(c)
 	c.setState(http.StateHijacked)
 	if !c.srv.handoff.give(&replayConn{Conn: c.rwc, pending: pending}) {
@@ -256,7 +292,7 @@ func (c *conn) serveRequest(req *http.Request) bool {
 		req.Body = b
 		// The wait for this head left a deadline; the handler sets its
 		// own around body reads if it wants one.
-		_ = c.rwc.SetReadDeadline(time.Time{})
+		_ = c.setReadDeadline(time.Time{})
 	} else {
 		req.Body = http.NoBody
 	}
@@ -324,7 +360,7 @@ func (b *body) discard(timeout time.Duration) bool {
 		return false
 	}
 	if timeout > 0 {
-		_ = b.c.rwc.SetReadDeadline(time.Now().Add(timeout))
+		_ = b.c.setReadDeadline(time.Now().Add(timeout))
 	}
 	var buf [4 << 10]byte
 	for {

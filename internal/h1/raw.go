@@ -98,20 +98,11 @@ func (x *Exchange) Body() io.Reader {
 
 // WhenClientGone is the package's WhenClientGone for an exchange.
 func (x *Exchange) WhenClientGone(g interface{ ClientGone() }) {
-	c := x.c
 	if !x.watched {
 		x.watched = true
-		c.beginWatch(x.body != nil)
+		x.c.beginWatch(x.body != nil)
 	}
-	c.watchMu.Lock()
-	gone := c.ctx.Err() != nil
-	if !gone {
-		c.gone = g
-	}
-	c.watchMu.Unlock()
-	if gone {
-		g.ClientGone()
-	}
+	x.c.whenGone(g)
 }
 
 // Standard turns the exchange into an ordinary one: the request as

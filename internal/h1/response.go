@@ -268,7 +268,7 @@ func (w *response) FlushError() error {
 }
 
 // SetReadDeadline and SetWriteDeadline are for http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.setReadDeadline(t) }
 
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
 

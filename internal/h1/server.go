@@ -42,7 +42,10 @@ type Server struct {
 	ReadHeaderTimeout time.Duration // the time to read a request head; 0: none
 	IdleTimeout       time.Duration // between requests; 0: ReadHeaderTimeout
 	ConnState         func(net.Conn, http.ConnState)
-	ErrorLog          *log.Logger
+	// ConnStateChange, when set, is called in place of ConnState with
+	// the state left too, which spares the caller a map of states.
+	ConnStateChange func(c net.Conn, from, to http.ConnState)
+	ErrorLog        *log.Logger
 	// Raw, when set, is offered every request this server serves before
 	// an http.Request is built for it (see Exchange); the requests it
 	// declines go to Handler.

@@ -34,8 +34,13 @@ func WhenClientGone(r *http.Request, g interface{ ClientGone() }) bool {
 	if !ok {
 		return false
 	}
+	c.whenGone(g)
+	return true
+}
+
+func (c *conn) whenGone(g interface{ ClientGone() }) {
 	c.watchMu.Lock()
-	gone := c.ctx.Err() != nil
+	gone := c.left || c.ctx.Err() != nil
 	if !gone {
 		c.gone = g
 	}
@@ -43,7 +48,6 @@ func WhenClientGone(r *http.Request, g interface{ ClientGone() }) bool {
 	if gone {
 		g.ClientGone()
 	}
-	return true
 }
 
 func (c *conn) beginWatch(hasBody bool) {
@@ -74,7 +78,7 @@ func (c *conn) endWatch() {
 	if st != watchRunning {
 		return
 	}
-	_ = c.rwc.SetReadDeadline(aLongTimeAgo)
+	_ = c.setReadDeadline(aLongTimeAgo)
 	<-done
 	if c.watchGot {
 		c.watchGot = false
@@ -150,7 +154,7 @@ func (c *conn) launchWatchLocked() {
 	}
 	// Cleared here, under the lock, so that endWatch's deadline in the
 	// past cannot come first and be undone.
-	_ = c.rwc.SetReadDeadline(time.Time{})
+	_ = c.setReadDeadline(time.Time{})
 	done := make(chan struct{})
 	c.watchDone = done
 	c.watchState.Store(watchRunning)
@@ -161,15 +165,18 @@ func (c *conn) launchWatchLocked() {
 			c.watchGot = true
 		}
 		if err != nil && c.watchState.Load() == watchRunning {
-			// Not stopped by endWatch: the client went away.
+			// Not stopped by endWatch: the client went away. The hook
+			// runs before the context is cancelled, so a handler that
+			// sees its context done knows the hook has run.
 			c.broken.Store(true)
-			c.cancel()
 			c.watchMu.Lock()
 			g := c.gone
+			c.left = true
 			c.watchMu.Unlock()
 			if g != nil {
 				g.ClientGone()
 			}
+			c.cancel()
 		}
 	}()
 }

@@ -181,7 +181,7 @@ func (s *Server) Start() error {
 			s.serve(srv, s.httpLn)
 		} else {
 			s.serveFront(&h1.Server{Handler: h, Fallback: srv, ReadHeaderTimeout: srv.ReadHeaderTimeout,
-				IdleTimeout: srv.IdleTimeout, ConnState: s.trackConn, ErrorLog: s.errorLog, Raw: s.serveRaw}, s.httpLn)
+				IdleTimeout: srv.IdleTimeout, ConnStateChange: s.countIdle, ErrorLog: s.errorLog, Raw: s.serveRaw}, s.httpLn)
 		}
 	}
 	if s.cfg.HTTPSListener != nil || s.cfg.HTTPSAddr != "" {
@@ -300,18 +300,25 @@ func (s *Server) publicHTTPSPort() int {
 // one of them has been told to close.
 func (s *Server) trackConn(c net.Conn, st http.ConnState) {
 	s.connsMu.Lock()
-	if s.connStates[c] == http.StateIdle {
-		s.idle.Add(-1)
-	}
-	if st == http.StateIdle {
-		s.idle.Add(1)
-	}
+	from := s.connStates[c]
 	if st == http.StateClosed || st == http.StateHijacked {
 		delete(s.connStates, c)
 	} else {
 		s.connStates[c] = st
 	}
 	s.connsMu.Unlock()
+	s.countIdle(c, from, st)
+}
+
+// countIdle keeps the count of idle connections as one changes state;
+// the h1 front end, which knows the state left, calls it directly.
+func (s *Server) countIdle(_ net.Conn, from, to http.ConnState) {
+	if from == http.StateIdle {
+		s.idle.Add(-1)
+	}
+	if to == http.StateIdle {
+		s.idle.Add(1)
+	}
 }
 
 // Drain hands the proxy's traffic over to a successor that accepts on the

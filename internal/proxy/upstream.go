@@ -352,6 +352,7 @@ type upstreamConn struct {
 	// changes, so a cancellation is never undone.
 	mu        sync.Mutex
 	cancelled bool
+	deadline  int64 // the read deadline armResponseTimeout set (Unix ns); 0: another
 }
 
 func (uc *upstreamConn) close() { _ = uc.conn.Close() }
@@ -389,7 +390,26 @@ func (uc *upstreamConn) setReadDeadline(t time.Time) bool {
 	if uc.cancelled {
 		return false
 	}
+	uc.deadline = 0
 	_ = uc.conn.SetReadDeadline(t)
+	return true
+}
+
+// armResponseTimeout makes the read deadline timeout from now, lazily
+// (see h1.LazyDeadline): a connection that carries short answers one
+// after the other keeps the deadline it has while that is still right,
+// which spares two timer changes per request. False if the request was
+// cancelled meanwhile.
+func (uc *upstreamConn) armResponseTimeout(timeout time.Duration) bool {
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	if uc.cancelled {
+		return false
+	}
+	if t, set := h1.LazyDeadline(uc.deadline, time.Now(), timeout); set {
+		uc.deadline = t.UnixNano()
+		_ = uc.conn.SetReadDeadline(t)
+	}
 	return true
 }
 
@@ -433,7 +453,7 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 		// report the write error only when no answer came.
 	}
 	if timeout > 0 {
-		uc.setReadDeadline(time.Now().Add(timeout))
+		uc.armResponseTimeout(timeout)
 	}
 	uc.lr.left = maxResponseHeaderBytes
 	if _, err := uc.br.Peek(1); err != nil {
@@ -446,10 +466,9 @@ func (uc *upstreamConn) exchange(u *upstreamRequest, body io.ReadCloser, timeout
 		return nil, fmt.Errorf("read response: %w", err)
 	}
 	if u.short != nil && u.method != http.MethodHead && u.short.take(uc.br, u.shortMax) {
-		if timeout > 0 && !uc.setReadDeadline(time.Time{}) {
-			u.short.taken = false
-			return nil, u.err()
-		}
+		// The whole answer is in: nothing more is read on this
+		// exchange, and the deadline stays for the next one (see
+		// armResponseTimeout).
 		u.short.uc, u.short.guard = uc, guard
 		if werr != nil {
 			u.short.reusable = false // the request did not go out whole
