@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // rawEcho answers requests whose path starts with /raw itself, as bytes,
@@ -152,5 +153,35 @@ func TestRawHandlerNeverSeesFallbackHeads(t *testing.T) {
 	defer e.mu.Unlock()
 	if len(e.seen) != 0 {
 		t.Errorf("the Raw handler saw %q", e.seen)
+	}
+}
+
+func TestLazyDeadline(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := 160 * time.Millisecond // slack: 10 ms
+	at := func(off time.Duration) int64 { return now.Add(off).UnixNano() }
+	for _, tc := range []struct {
+		name    string
+		current int64
+		set     bool
+	}{
+		{"none yet", 0, true},
+		{"already right", at(d + 5*time.Millisecond), false},
+		{"exactly d", at(d), false},
+		{"at the end of the slack", at(d + 10*time.Millisecond), false},
+		{"too soon: would fire early", at(d - time.Millisecond), true},
+		{"in the past", at(-time.Second), true},
+		{"too late: past the slack", at(d + 11*time.Millisecond), true},
+	} {
+		got, set := LazyDeadline(tc.current, now, d)
+		if set != tc.set {
+			t.Errorf("%s: set %v, want %v", tc.name, set, tc.set)
+		}
+		if set && !got.Equal(now.Add(d+10*time.Millisecond)) {
+			t.Errorf("%s: deadline %v after now, want d plus the slack", tc.name, got.Sub(now))
+		}
+	}
+	if got, _ := LazyDeadline(0, now, time.Hour); !got.Equal(now.Add(time.Hour + time.Second)) {
+		t.Errorf("slack for an hour: %v, want a second", got.Sub(now)-time.Hour)
 	}
 }

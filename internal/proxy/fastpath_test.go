@@ -162,3 +162,54 @@ func TestRawPathClientGone(t *testing.T) {
 		t.Errorf("access log: %s", log.String())
 	}
 }
+
+// A short answer leaves its response deadline on the connection for the
+// next request (armResponseTimeout): the next request on it still gets
+// the whole target timeout, never less, and a target that takes longer
+// still times out.
+func TestRawPathResponseTimeoutAfterAShortAnswer(t *testing.T) {
+	s := startProxy(t)
+	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(strings.TrimPrefix(r.URL.Path, "/sleep/")); err == nil {
+			time.Sleep(d)
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	})
+	const timeout = 400 * time.Millisecond
+	deploy(t, s, "app", api.ServiceOptions{TargetTimeout: api.Duration(timeout)}, addr(b))
+	c, err := net.Dial("tcp", s.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(path string) (int, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	before := s.rawServed.Load()
+	if st, _ := send("/sleep/0s"); st != 200 {
+		t.Fatalf("first request: %d", st)
+	}
+	// Half the timeout later, a request the target answers in three
+	// quarters of it: the deadline left behind would cut it.
+	time.Sleep(timeout / 2)
+	if st, took := send("/sleep/300ms"); st != 200 {
+		t.Errorf("a request within the timeout got %d after %v", st, took)
+	}
+	if st, took := send("/sleep/2s"); st != http.StatusGatewayTimeout || took < timeout {
+		t.Errorf("a request past the timeout got %d after %v, want 504 after at least %v", st, took, timeout)
+	}
+	if s.rawServed.Load()-before != 3 {
+		t.Errorf("%d of 3 served on the raw path", s.rawServed.Load()-before)
+	}
+}
