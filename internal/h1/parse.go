@@ -34,7 +34,7 @@ func parseHead(head []byte, req *http.Request) bool {
 	}
 	*req = http.Request{
 		Method:        internMethod(rh.method),
-		URL:           rh.url,
+		URL:           &rh.url,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
@@ -51,7 +51,7 @@ func parseHead(head []byte, req *http.Request) bool {
 // RawHandler reads instead of an http.Request.
 type rawHead struct {
 	method, target, host string
-	url                  *url.URL
+	url                  url.URL // a value: a raw handler's request allocates none
 	fields               string // the header lines, each CRLF-terminated, and the empty line
 	contentLength        int64
 	close                bool // Connection: close
@@ -98,15 +98,18 @@ func scanHead(head []byte, rh *rawHead, h http.Header) bool {
 	if method == "CONNECT" || method == "PRI" {
 		return false
 	}
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return false
-	}
 	fields := s[eol+1:]
 	if strings.Count(fields, "\n")-1 > maxHeaderLines {
 		return false
 	}
-	*rh = rawHead{method: method, target: target, url: u, fields: fields}
+	*rh = rawHead{method: method, target: target, fields: fields}
+	if !plainTarget(target, &rh.url) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return false
+		}
+		rh.url = *u
+	}
 	hosts, lengths := 0, 0
 	pragma, cacheControl, firstPragma := false, false, ""
 	var values []string // the map's values share one backing array, as textproto's do
@@ -173,6 +176,25 @@ func scanHead(head []byte, rh *rawHead, h http.Header) bool {
 		return false
 	}
 	rh.pragmaNoCache = pragma && firstPragma == "no-cache" && !cacheControl
+	return true
+}
+
+// plainTarget fills u for a target whose path is made only of bytes that
+// need no escaping (letters, digits, "-._~/" and "$&+,:;=@"): what
+// url.ParseRequestURI makes of it, without its allocation; false for any
+// other target, which ParseRequestURI reads.
+func plainTarget(target string, u *url.URL) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '/':
+		case c == '$' || c == '&' || c == '+' || c == ',' || c == ':' || c == ';' || c == '=' || c == '@':
+		default:
+			return false
+		}
+	}
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
 	return true
 }
 

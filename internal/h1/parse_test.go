@@ -97,6 +97,14 @@ func compareRequests(got, want *http.Request) []string {
 // the fuzzer to start from and for TestParseHeadAccepts.
 var parseSeeds = []string{
 	"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+	// Targets url.ParseRequestURI reads, and the plain ones read without it.
+	"GET /a/b-c_d.e~f/$&+,:;=@?x=1&y=%zz HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /a? HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /a?? HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /a%2Fb?q HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /a'b!c*(d)#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET //double/slash HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET /\"q\"<>^`{|} HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
 	"POST /submit HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n",
 	"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",

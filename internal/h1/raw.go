@@ -37,7 +37,7 @@ type Exchange struct {
 func (x *Exchange) Method() string     { return x.head.method }
 func (x *Exchange) Target() string     { return x.head.target }
 func (x *Exchange) Host() string       { return x.head.host }
-func (x *Exchange) URL() *url.URL      { return x.head.url }
+func (x *Exchange) URL() *url.URL      { return &x.head.url }
 func (x *Exchange) RemoteAddr() string { return x.c.remoteAddr }
 
 // ContentLength is the body's length (0: none).
@@ -103,6 +103,16 @@ func (x *Exchange) WhenClientGone(g interface{ ClientGone() }) {
 		x.c.beginWatch(x.body != nil)
 	}
 	x.c.whenGone(g)
+}
+
+// EndWatch stops watching for a client that leaves: once it returns, the
+// hook given to WhenClientGone is not called any more (the server ends
+// the watch itself after the handler, if the handler did not).
+func (x *Exchange) EndWatch() {
+	if x.watched {
+		x.watched = false
+		x.c.endWatch()
+	}
 }
 
 // Standard turns the exchange into an ordinary one: the request as
