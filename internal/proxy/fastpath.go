@@ -129,8 +129,8 @@ func (s *Server) endRaw(rr *rawRequest, start time.Time) {
 // forwardRaw is Service.serve and forward for a raw request.
 func (s *Server) forwardRaw(rr *rawRequest, svc *Service, st *serviceState, prefix string, start time.Time) {
 	x, info, c := rr.x, &rr.info, &rr.client
-	s.metrics.inFlight(svc.name, 1)
-	defer s.metrics.inFlight(svc.name, -1)
+	svc.inFlight(1)
+	defer svc.inFlight(-1)
 	a := &info.att
 	a.ctx, a.cancel = x.Context(), a
 	x.WhenClientGone(a)

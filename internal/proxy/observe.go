@@ -24,8 +24,9 @@ func remoteAddr(forwardedFor, peer string) string {
 // metrics keeps Prometheus counters without the client library: a few
 // families are all the proxy exports, and the text format is simple.
 type metrics struct {
-	mu       sync.RWMutex
-	requests map[requestKey]*requestStats
+	// Both sync.Maps: read on every request, written once per key, and
+	// a read takes no lock that the other core's requests would contend.
+	requests sync.Map // requestKey -> *requestStats
 	inflight sync.Map // service -> *atomic.Int64
 }
 
@@ -43,16 +44,15 @@ type requestStats struct {
 	bucket  [12]atomic.Uint64 // len(buckets)+1 for +Inf
 }
 
-func newMetrics() *metrics {
-	return &metrics{requests: map[requestKey]*requestStats{}}
-}
+func newMetrics() *metrics { return &metrics{} }
 
-func (m *metrics) inFlight(service string, delta int64) {
+// gauge is a service's in-flight gauge (see Service.inFlight).
+func (m *metrics) gauge(service string) *atomic.Int64 {
 	v, ok := m.inflight.Load(service)
 	if !ok {
 		v, _ = m.inflight.LoadOrStore(service, new(atomic.Int64))
 	}
-	v.(*atomic.Int64).Add(delta)
+	return v.(*atomic.Int64)
 }
 
 func normalizeMethod(m string) string {
@@ -65,17 +65,11 @@ func normalizeMethod(m string) string {
 
 func (m *metrics) observe(service, method string, status int, d time.Duration) {
 	k := requestKey{service: service, method: normalizeMethod(method), status: status}
-	m.mu.RLock()
-	st := m.requests[k]
-	m.mu.RUnlock()
-	if st == nil {
-		m.mu.Lock()
-		if st = m.requests[k]; st == nil {
-			st = &requestStats{}
-			m.requests[k] = st
-		}
-		m.mu.Unlock()
+	v, ok := m.requests.Load(k)
+	if !ok {
+		v, _ = m.requests.LoadOrStore(k, &requestStats{})
 	}
+	st := v.(*requestStats)
 	st.count.Add(1)
 	st.sumNano.Add(uint64(d.Nanoseconds()))
 	sec := d.Seconds()
@@ -87,12 +81,11 @@ func (m *metrics) observe(service, method string, status int, d time.Duration) {
 func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	var b strings.Builder
-	m.mu.RLock()
-	keys := make([]requestKey, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	m.mu.RUnlock()
+	var keys []requestKey
+	m.requests.Range(func(k, _ any) bool {
+		keys = append(keys, k.(requestKey))
+		return true
+	})
 	sort.Slice(keys, func(i, j int) bool {
 		a, c := keys[i], keys[j]
 		if a.service != c.service {
@@ -104,9 +97,8 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		return a.status < c.status
 	})
 	stats := func(k requestKey) *requestStats {
-		m.mu.RLock()
-		defer m.mu.RUnlock()
-		return m.requests[k]
+		v, _ := m.requests.Load(k)
+		return v.(*requestStats)
 	}
 	b.WriteString("# HELP ferry_proxy_http_requests_total HTTP requests handled, by service, method and status.\n# TYPE ferry_proxy_http_requests_total counter\n")
 	for _, k := range keys {

@@ -444,8 +444,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.opts = svc.state.Load().opts
-	s.metrics.inFlight(svc.name, 1)
-	defer s.metrics.inFlight(svc.name, -1)
+	svc.inFlight(1)
+	defer svc.inFlight(-1)
 	svc.serve(sw, r, info, prefix)
 }
 

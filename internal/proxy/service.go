@@ -32,6 +32,18 @@ type Service struct {
 	pause pauseController
 
 	deployMu sync.Mutex // one deploy or rollout change at a time
+	gauge    atomic.Pointer[atomic.Int64]
+}
+
+// inFlight moves the service's in-flight gauge by delta; the gauge is
+// looked up once, not on every request.
+func (s *Service) inFlight(delta int64) {
+	g := s.gauge.Load()
+	if g == nil {
+		g = s.srv.metrics.gauge(s.name)
+		s.gauge.Store(g)
+	}
+	g.Add(delta)
 }
 
 // serviceState is immutable once published: a deploy builds a new one and
