@@ -52,7 +52,7 @@ func parseHead(head []byte, req *http.Request) bool {
 type rawHead struct {
 	method, target, host string
 	url                  url.URL // a value: a raw handler's request allocates none
-	fields               string // the header lines, each CRLF-terminated, and the empty line
+	fields               string  // the header lines, each CRLF-terminated, and the empty line
 	contentLength        int64
 	close                bool // Connection: close
 	// pragmaNoCache: "Pragma: no-cache" and no Cache-Control, which
