@@ -21,8 +21,9 @@ import (
 // declined before anything of it is read or sent, and an answer it does
 // not take as bytes is passed on by the handler path's own code
 // (forwardResponse, forwardError) through a ResponseWriter made then.
-// TestRawPathMatchesHandler and FuzzRawPathMatchesHandler hold the two
-// paths to the same result.
+// FuzzForwardMatchesReverseProxy holds the two paths to the same result
+// at both ends and in the access log; the TestRawPath tests check what
+// it takes and leaves.
 
 // rawRequest is one request on the raw path, in one allocation, which
 // is recycled: at some 900 bytes a request it was half of what the raw

@@ -19,13 +19,15 @@ import (
 )
 
 // FuzzForwardMatchesReverseProxy sends the same raw request through the
-// proxy twice, once with the direct path (forward on the synchronous
-// client) and once with httputil.ReverseProxy on net/http.Transport, to a
-// backend whose answer the input also chooses, and requires both to look
-// the same from either end: what the backend received (method, target,
-// Host, headers, body, framing) and what the client got back (informational
-// answers, status, headers, body, trailers, or a failure), and that the
+// proxy three times, with httputil.ReverseProxy on net/http.Transport,
+// with the direct path (forward on the synchronous client), and with the
+// raw path (fastpath.go) where it takes the request, to a backend whose
+// answer the input also chooses, and requires them to look the same from
+// either end: what the backend received (method, target, Host, headers,
+// body, framing) and what the client got back (informational answers,
+// status, headers, body, trailers, or a failure), and that the
 // connection the proxy kept to the backend still serves a plain request.
+// The raw path must match the direct path exactly, access lines included.
 //
 // Input: method, target (path and query), request header lines
 // ("Name: value", one a line), request body, the backend's extra response
