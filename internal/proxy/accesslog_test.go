@@ -193,3 +193,19 @@ func TestAccessLog_BatchesBurstsOnly(t *testing.T) {
 		t.Fatalf("after flush: %q", got[len(got)-2:])
 	}
 }
+
+func TestAppendLogTimeIsRFC3339Nano(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("east", 5*3600+30*60), time.FixedZone("west", -7*3600)}
+	base := time.Date(2026, 11, 27, 23, 59, 59, 0, time.UTC)
+	for _, loc := range zones {
+		for _, ns := range []int{0, 1, 10, 100000, 120000000, 123456789, 999999999, 500000000} {
+			for _, sec := range []int{0, 1, 3600} {
+				at := base.Add(time.Duration(sec)*time.Second + time.Duration(ns)).In(loc)
+				got := string(appendLogTime(nil, at))
+				if want := at.Format(time.RFC3339Nano); got != want {
+					t.Errorf("%v: %s, want %s", at, got, want)
+				}
+			}
+		}
+	}
+}
