@@ -57,8 +57,7 @@ type Server struct {
 	handoff   *handoffListener
 	startOnce sync.Once
 	shutting  atomic.Bool
-	inflight  atomic.Int64 // requests being served by this server's handler
-	scanning  atomic.Bool  // scanLongRequests runs
+	scanning  atomic.Bool // scanLongRequests runs
 }
 
 // Serve accepts connections on ln until it is closed; it returns

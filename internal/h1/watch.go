@@ -57,7 +57,9 @@ func (c *conn) beginWatch(hasBody bool) {
 	c.bodyDone.Store(!hasBody)
 	c.watchState.Store(watchIdle)
 	c.reqSeq.Add(1)
-	if c.srv.inflight.Add(1) == 1 && c.srv.scanning.CompareAndSwap(false, true) {
+	// A read of a flag that seldom changes, not a counter of requests
+	// that every request on both cores would write.
+	if !c.srv.scanning.Load() && c.srv.scanning.CompareAndSwap(false, true) {
 		go c.srv.scanLongRequests()
 	}
 }
@@ -66,7 +68,6 @@ func (c *conn) beginWatch(hasBody bool) {
 // start of the next request) goes back into the buffer.
 func (c *conn) endWatch() {
 	c.reqSeq.Add(1)
-	c.srv.inflight.Add(-1)
 	if c.watchState.CompareAndSwap(watchIdle, watchOver) {
 		return // never watched, nor about to be
 	}
@@ -96,24 +97,45 @@ func (s *Server) scanLongRequests() {
 	t := time.NewTicker(watchDelay)
 	defer t.Stop()
 	for range t.C {
-		if s.inflight.Load() == 0 {
+		if !s.scan() {
 			s.scanning.Store(false)
 			// A request that started just now may have seen the
 			// flag still set and not started a scan of its own.
-			if s.inflight.Load() == 0 || !s.scanning.CompareAndSwap(false, true) {
+			if !s.running() || !s.scanning.CompareAndSwap(false, true) {
 				return
 			}
 		}
-		s.mu.Lock()
-		for c := range s.conns {
-			seq := c.reqSeq.Load()
-			if seq%2 == 1 && seq == c.scannedSeq {
+	}
+}
+
+// scan watches the connections whose request was already running at the
+// previous scan; false if no request runs.
+func (s *Server) scan() (busy bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		seq := c.reqSeq.Load()
+		if seq%2 == 1 {
+			busy = true
+			if seq == c.scannedSeq {
 				c.startWatch()
 			}
-			c.scannedSeq = seq
 		}
-		s.mu.Unlock()
+		c.scannedSeq = seq
 	}
+	return busy
+}
+
+// running tells whether a request runs on any connection.
+func (s *Server) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.reqSeq.Load()%2 == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // startWatch starts reading the connection in the background once the

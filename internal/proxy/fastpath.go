@@ -89,7 +89,9 @@ func (s *Server) serveRaw(x *h1.Exchange) bool {
 		c.requestID = newRequestID()
 		c.newID = true
 	}
-	s.rawServed.Add(1)
+	if s.countRaw.Load() {
+		s.rawServed.Add(1)
+	}
 	info := &rr.info
 	info.service, info.opts = svc.name, o
 	completed := false

@@ -14,6 +14,13 @@ import (
 	"github.com/ferry-deploy/ferry/internal/proxy/api"
 )
 
+// startCountingProxy is startProxy with the raw path's count on.
+func startCountingProxy(t *testing.T, mod ...func(*Config)) *Server {
+	s := startProxy(t, mod...)
+	s.countRaw.Store(true)
+	return s
+}
+
 // rawExchange sends raw to the proxy on a new connection and reads the
 // answer.
 func rawExchange(t *testing.T, s *Server, raw string) (*http.Response, string) {
@@ -39,7 +46,7 @@ func rawExchange(t *testing.T, s *Server, raw string) (*http.Response, string) {
 // The plain request takes the raw path, and what only the handler does
 // takes the handler; both answer alike.
 func TestRawPathTakesThePlainRequest(t *testing.T) {
-	s := startProxy(t)
+	s := startCountingProxy(t)
 	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"path": r.URL.Path, "xff": r.Header.Get("X-Forwarded-For"),
@@ -79,7 +86,7 @@ func TestRawPathTakesThePlainRequest(t *testing.T) {
 // the handler's, without reaching the target.
 func TestRawPathRefusesABodyTooLarge(t *testing.T) {
 	log := &safeBuffer{}
-	s := startProxy(t, func(c *Config) { c.AccessLog = log })
+	s := startCountingProxy(t, func(c *Config) { c.AccessLog = log })
 	var hits atomic.Int64
 	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
 	deploy(t, s, "app", api.ServiceOptions{BufferRequests: true, MaxRequestBody: 10}, addr(b))
@@ -103,7 +110,7 @@ func TestRawPathRefusesABodyTooLarge(t *testing.T) {
 // While the process hands over to a successor, raw answers close their
 // connection, as the handler's do.
 func TestRawPathClosesWhileDraining(t *testing.T) {
-	s := startProxy(t)
+	s := startCountingProxy(t)
 	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok")
@@ -127,7 +134,7 @@ func TestRawPathClosesWhileDraining(t *testing.T) {
 // request too, and the log says 499.
 func TestRawPathClientGone(t *testing.T) {
 	log := &safeBuffer{}
-	s := startProxy(t, func(c *Config) { c.AccessLog = log })
+	s := startCountingProxy(t, func(c *Config) { c.AccessLog = log })
 	gone := make(chan struct{})
 	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -168,7 +175,7 @@ func TestRawPathClientGone(t *testing.T) {
 // the whole target timeout, never less, and a target that takes longer
 // still times out.
 func TestRawPathResponseTimeoutAfterAShortAnswer(t *testing.T) {
-	s := startProxy(t)
+	s := startCountingProxy(t)
 	b := backendWith(t, func(w http.ResponseWriter, r *http.Request) {
 		if d, err := time.ParseDuration(strings.TrimPrefix(r.URL.Path, "/sleep/")); err == nil {
 			time.Sleep(d)

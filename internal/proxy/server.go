@@ -108,9 +108,12 @@ type Server struct {
 	// rawOff sends every request through the handler, none on the raw
 	// path (fastpath.go): FERRY_PROXY_FRONT=h1, and tests comparing the two.
 	rawOff atomic.Bool
-	// rawServed counts the requests the raw path served: tests check
-	// that it serves what it should, which its answers cannot show.
+	// rawServed counts the requests the raw path served, once a test
+	// sets countRaw: tests check that it serves what it should, which
+	// its answers cannot show (a count that every request on both cores
+	// wrote, it would cost them all).
 	rawServed atomic.Uint64
+	countRaw  atomic.Bool
 }
 
 // Server timeouts. Headers must arrive promptly (slow-loris); idle
