@@ -171,12 +171,12 @@ var fuzzServices = [4]struct{ host, prefix string }{{"a.test", ""}, {"b.test", "
 type forwardFuzz struct {
 	s   *Server
 	b   *recordingBackend
-	log *takeBuffer
+	log *safeBuffer
 }
 
 func newForwardFuzz(f *testing.F) *forwardFuzz {
 	b := newRecordingBackend(f)
-	log := &takeBuffer{}
+	log := &safeBuffer{}
 	s := startProxy(f, func(c *Config) { c.AccessLog = log })
 	strip, no := true, false
 	deploy(f, s, "a", api.ServiceOptions{Hosts: []string{"a.test"}, BufferRequests: true, BufferResponses: true}, b.addr())
@@ -184,26 +184,6 @@ func newForwardFuzz(f *testing.F) *forwardFuzz {
 		BufferRequests: true}, b.addr())
 	deploy(f, s, "c", api.ServiceOptions{Hosts: []string{"c.test"}, BufferRequests: true, ForwardHeaders: &no}, b.addr())
 	return &forwardFuzz{s: s, b: b, log: log}
-}
-
-// takeBuffer collects what the proxy writes, for the test to take.
-type takeBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (t *takeBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.Write(p)
-}
-
-func (t *takeBuffer) take() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.b.String()
-	t.b.Reset()
-	return s
 }
 
 // fuzzInput is one request and the backend's answer to it.
