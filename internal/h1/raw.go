@@ -67,19 +67,29 @@ func (x *Exchange) Fields() iter.Seq2[string, string] {
 // ending with the empty line (see NextField).
 func (x *Exchange) HeaderLines() string { return x.head.fields }
 
-// Field is the first value of the header named canonical (in
-// net/http's canonical form, compared without regard to case) and how
-// many lines carry it.
-func (x *Exchange) Field(canonical string) (value string, count int) {
-	for name, v := range x.Fields() {
-		if fieldIs(name, canonical) {
+// Field is the first value of the header named name (compared without
+// regard to case) and how many lines carry it.
+func (x *Exchange) Field(name string) (value string, count int) {
+	return FieldValue(x.head.fields, name)
+}
+
+// FieldValue is the first value of the header named name among header
+// lines already checked (see NextField), compared without regard to
+// case, and how many lines carry it.
+func FieldValue(fields, name string) (value string, count int) {
+	for f := fields; ; {
+		k, v, rest, _ := NextField(f)
+		if k == "" {
+			return value, count
+		}
+		if fieldIs(k, name) {
 			if count == 0 {
 				value = v
 			}
 			count++
 		}
+		f = rest
 	}
-	return value, count
 }
 
 // BodyBuffered tells whether the whole body (if any) came with the

@@ -301,14 +301,6 @@ func (h exchangeHeader) get(name string) string {
 
 // get is the short answer's header as a headerSource.
 func (a *shortAnswer) get(name string) string {
-	for f := a.fields; ; {
-		k, v, rest, _ := h1.NextField(f)
-		if k == "" {
-			return ""
-		}
-		if strings.EqualFold(k, name) {
-			return v
-		}
-		f = rest
-	}
+	v, _ := h1.FieldValue(a.fields, name)
+	return v
 }

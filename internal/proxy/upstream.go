@@ -398,19 +398,18 @@ func (uc *upstreamConn) setReadDeadline(t time.Time) bool {
 // armResponseTimeout makes the read deadline timeout from now, lazily
 // (see h1.LazyDeadline): a connection that carries short answers one
 // after the other keeps the deadline it has while that is still right,
-// which spares two timer changes per request. False if the request was
-// cancelled meanwhile.
-func (uc *upstreamConn) armResponseTimeout(timeout time.Duration) bool {
+// which spares two timer changes per request. A cancelled request's
+// deadline in the past stays.
+func (uc *upstreamConn) armResponseTimeout(timeout time.Duration) {
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	if uc.cancelled {
-		return false
+		return
 	}
 	if t, set := h1.LazyDeadline(uc.deadline, time.Now(), timeout); set {
 		uc.deadline = t.UnixNano()
 		_ = uc.conn.SetReadDeadline(t)
 	}
-	return true
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -563,20 +562,9 @@ func replayable(u *upstreamRequest) bool {
 
 // has tells whether the client's request has header k (canonical).
 func (u *upstreamRequest) has(k string) bool {
-	if _, ok := u.header[k]; ok {
-		return true
-	}
-	for f := u.fields; f != ""; {
-		name, _, rest, _ := h1.NextField(f)
-		if name == "" {
-			return false
-		}
-		if strings.EqualFold(name, k) {
-			return true
-		}
-		f = rest
-	}
-	return false
+	_, inMap := u.header[k]
+	_, lines := h1.FieldValue(u.fields, k)
+	return inMap || lines > 0
 }
 
 // isHopHeader: headers that concern one connection, never forwarded
